@@ -1,0 +1,115 @@
+"""modelworks: a self-hosted machine-learning platform in one ``pip install``.
+
+::
+
+    import modelworks as mw
+
+    ws = mw.Workspace("./ws")
+    with mw.start_run(experiment="bank", workspace=ws) as run:
+        mw.log_param("C", 1.0)
+        mw.log_metric("auc", 0.93, step=1)
+        mw.log_model(model, "model", input_example=X.head())
+    ws.models.register(f"runs:/{run.id}/model", name="bank-clf")
+"""
+
+from modelworks.entities import (
+    DataVersion,
+    Experiment,
+    Metric,
+    ModelVersion,
+    RegisteredModel,
+    Run,
+    RunStatus,
+)
+from modelworks.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    IntegrityError,
+    InvalidFilterError,
+    InvalidInputError,
+    InvalidNameError,
+    InvalidPathError,
+    MissingDependencyError,
+    ModelworksError,
+    NotFoundError,
+    PermissionDeniedError,
+    SpecError,
+    StoreUnavailableError,
+    UnauthenticatedError,
+)
+from modelworks.tracking.fluent import (
+    ActiveRun,
+    active_run,
+    end_run,
+    flush,
+    log_artifact,
+    log_artifacts,
+    log_dict,
+    log_figure,
+    log_input,
+    log_metric,
+    log_metrics,
+    log_model,
+    log_param,
+    log_params,
+    log_text,
+    set_tag,
+    set_tags,
+    start_run,
+)
+from modelworks.workspace import Workspace
+
+__version__ = "0.1.0"
+
+
+def autolog(*, log_models: bool = True, disable: bool = False) -> None:
+    """Log params, training metrics and the model of every scikit-learn / LightGBM fit."""
+    from modelworks.tracking.autolog import autolog as _autolog
+
+    _autolog(log_models=log_models, disable=disable)
+
+
+__all__ = [
+    "ActiveRun",
+    "AlreadyExistsError",
+    "ConflictError",
+    "DataVersion",
+    "Experiment",
+    "IntegrityError",
+    "InvalidFilterError",
+    "InvalidInputError",
+    "InvalidNameError",
+    "InvalidPathError",
+    "Metric",
+    "MissingDependencyError",
+    "ModelVersion",
+    "ModelworksError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RegisteredModel",
+    "Run",
+    "RunStatus",
+    "SpecError",
+    "StoreUnavailableError",
+    "UnauthenticatedError",
+    "Workspace",
+    "__version__",
+    "active_run",
+    "autolog",
+    "end_run",
+    "flush",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_input",
+    "log_metric",
+    "log_metrics",
+    "log_model",
+    "log_param",
+    "log_params",
+    "log_text",
+    "set_tag",
+    "set_tags",
+    "start_run",
+]

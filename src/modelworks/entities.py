@@ -20,7 +20,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class RunStatus(str, enum.Enum):
+class RunStatus(enum.StrEnum):
     """A run's life cycle (Azure ML's job vocabulary)."""
 
     QUEUED = "Queued"
@@ -43,9 +43,10 @@ class RunStatus(str, enum.Enum):
         if isinstance(value, RunStatus):
             return value
         for member in cls:
-            if member.value.lower() == str(value).lower() or member.name.lower() == str(
-                value
-            ).lower():
+            if (
+                member.value.lower() == str(value).lower()
+                or member.name.lower() == str(value).lower()
+            ):
                 return member
         allowed = ", ".join(m.value for m in cls)
         raise InvalidInputError(f"Unknown run status {value!r}; expected one of {allowed}.")

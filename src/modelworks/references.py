@@ -63,7 +63,9 @@ def parse_asset_ref(ref: str, *, scheme: str = "models") -> AssetRef:
             return _label_ref(name, label)
         name, _, version = body.partition("/")
         if not name:
-            raise InvalidInputError(f"Reference {ref!r} has no name; expected {scheme}:/<name>/<version>.")
+            raise InvalidInputError(
+                f"Reference {ref!r} has no name; expected {scheme}:/<name>/<version>."
+            )
         return AssetRef(name, version=version or "latest")
     if "@" in text:
         name, _, label = text.partition("@")

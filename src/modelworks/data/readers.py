@@ -24,7 +24,7 @@ import os
 import posixpath
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from modelworks.errors import (
     InvalidInputError,
@@ -61,7 +61,8 @@ _FORMATS: dict[str, str] = {
     ".ndjson": "jsonl",
     ".feather": "feather",
 }
-_COMPRESSIONS: dict[str, str] = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip"}
+Compression = Literal["gzip", "bz2", "xz", "zip"] | None
+_COMPRESSIONS: dict[str, Compression] = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip"}
 _COMPRESSIBLE = {"delimited", "json", "jsonl"}
 SUPPORTED_EXTENSIONS: tuple[str, ...] = (
     *_FORMATS,
@@ -76,18 +77,14 @@ def _supported_text() -> str:
     return ", ".join(SUPPORTED_EXTENSIONS) + " (delimited and JSON files may end in .gz/.bz2/.xz)"
 
 
-def table_format(name: str) -> tuple[str, str | None] | None:
+def table_format(name: str) -> tuple[str, Compression] | None:
     """The (format, compression) of a file from its name, or None if it is not tabular.
 
     Formats: ``delimited``, ``parquet``, ``json``, ``jsonl``, ``feather``.
     """
     base = posixpath.basename(name.replace("\\", "/")).lower()
-    compression = None
-    stem, ext = posixpath.splitext(base)
-    if ext in _COMPRESSIONS:
-        compression = _COMPRESSIONS[ext]
-        stem, ext = posixpath.splitext(stem)
-    fmt = _FORMATS.get(ext)
+    compression = _COMPRESSIONS.get(posixpath.splitext(base)[1])
+    fmt = _FORMATS.get(_stem_ext(base))
     if fmt is None or (compression is not None and fmt not in _COMPRESSIBLE):
         return None
     return fmt, compression
@@ -161,9 +158,11 @@ def read_table(path: str, type: str = "auto", **options: Any) -> pd.DataFrame:
 def write_mltable(folder: str, files: list[str], delimiter: str = ",") -> str:
     """Write an Azure-style ``MLTable`` file describing ``files`` (already inside ``folder``).
 
-    Delimited files get a ``read_delimited`` transformation (``.tsv`` files default to a tab),
-    Parquet files ``read_parquet``, JSON-lines files ``read_json_lines``; files of different
-    kinds cannot share one MLTable. Returns the path of the written MLTable file.
+    Files of one kind get Azure's read transformation: ``read_delimited`` for delimited text
+    (``.tsv`` files default to a tab), ``read_parquet``, ``read_json_lines``. Other tabular
+    files (``.json``, ``.feather``) or a mix of kinds get a ``paths`` section only, which
+    modelworks reads by extension (Azure's ``mltable`` package cannot). Returns the path of the
+    written MLTable file.
     """
     import yaml
 
@@ -173,7 +172,7 @@ def write_mltable(folder: str, files: list[str], delimiter: str = ",") -> str:
     if not os.path.isdir(root):
         raise NotFoundError(f"Folder {folder!r} does not exist; create it and put the files in.")
     entries: list[str] = []
-    formats: dict[str, str] = {}
+    kinds: set[str] = set()
     for name in files:
         full = os.path.abspath(os.path.join(root, name))
         if os.path.commonpath([root, full]) != root or full == root:
@@ -184,47 +183,47 @@ def write_mltable(folder: str, files: list[str], delimiter: str = ",") -> str:
         if not os.path.isfile(full):
             raise NotFoundError(f"File {name!r} does not exist in folder {folder!r}.")
         found = table_format(full)
-        if found is None or found[0] not in ("delimited", "parquet", "jsonl"):
+        if found is None:
             raise InvalidInputError(
-                f"File {name!r} is not a CSV, Parquet or JSON-lines file; an MLTable written "
-                "by modelworks can describe .csv/.tsv/.txt (optionally .gz), .parquet/.pq and "
-                ".jsonl files."
+                f"File {name!r} is not a tabular file an MLTable can describe. Supported: "
+                f"{_supported_text()}."
             )
-        formats[name] = found[0]
+        kinds.add(found[0])
         entries.append("./" + os.path.relpath(full, root).replace(os.sep, "/"))
-    kinds = set(formats.values())
-    if len(kinds) > 1:
-        listing = ", ".join(f"{n} ({k})" for n, k in formats.items())
-        raise InvalidInputError(
-            f"Files of different kinds cannot share one MLTable: {listing}. Write one MLTable "
-            "per kind, or convert the files to one format."
-        )
-    kind = kinds.pop()
-    transformation: dict[str, Any]
-    if kind == "delimited":
-        all_tsv = all(n.lower().split(".")[-1] == "tsv" or ".tsv." in n.lower() for n in files)
-        transformation = {
-            "read_delimited": {
-                "delimiter": "\t" if all_tsv and delimiter == "," else delimiter,
-                "header": "all_files_same_headers",
-                "encoding": "utf8",
-                "empty_as_string": False,
-            }
-        }
-    elif kind == "parquet":
-        transformation = {"read_parquet": {"include_path_column": False}}
-    else:
-        transformation = {"read_json_lines": {"encoding": "utf8", "include_path_column": False}}
-    document = {
+    document: dict[str, Any] = {
         "$schema": MLTABLE_SCHEMA,
         "type": "mltable",
         "paths": [{"file": entry} for entry in entries],
-        "transformations": [transformation],
     }
+    kind = kinds.pop() if len(kinds) == 1 else None
+    if kind == "delimited":
+        all_tsv = all(_stem_ext(n) == ".tsv" for n in files)
+        document["transformations"] = [
+            {
+                "read_delimited": {
+                    "delimiter": "\t" if all_tsv and delimiter == "," else delimiter,
+                    "header": "all_files_same_headers",
+                    "encoding": "utf8",
+                    "empty_as_string": False,
+                }
+            }
+        ]
+    elif kind == "parquet":
+        document["transformations"] = [{"read_parquet": {"include_path_column": False}}]
+    elif kind == "jsonl":
+        document["transformations"] = [
+            {"read_json_lines": {"encoding": "utf8", "include_path_column": False}}
+        ]
     target = os.path.join(root, MLTABLE_FILE)
     with open(target, "w", encoding="utf-8") as fh:
         yaml.safe_dump(document, fh, sort_keys=False, default_flow_style=False)
     return target
+
+
+def _stem_ext(name: str) -> str:
+    """The extension of a file name under any compression suffix: 'a.tsv.gz' -> '.tsv'."""
+    stem, ext = posixpath.splitext(name.lower())
+    return posixpath.splitext(stem)[1] if ext in _COMPRESSIONS else ext
 
 
 def dataframe_to_files(df: pd.DataFrame, folder: str) -> list[str]:
@@ -314,7 +313,7 @@ def _read_file(
     return _read_other(fs, path, fmt, compression, options, display=display)
 
 
-def _sniff_delimiter(fs: AbstractFileSystem, path: str, compression: str | None) -> str | None:
+def _sniff_delimiter(fs: AbstractFileSystem, path: str, compression: Compression) -> str | None:
     """Guess the delimiter from the first lines: the candidate giving a constant field count > 1."""
     try:
         with fs.open(path, "rb", compression=compression) as fh:
@@ -347,7 +346,7 @@ def _sniff_delimiter(fs: AbstractFileSystem, path: str, compression: str | None)
 def _read_delimited(
     fs: AbstractFileSystem,
     path: str,
-    compression: str | None,
+    compression: Compression,
     options: dict[str, Any],
     *,
     display: str,
@@ -361,10 +360,12 @@ def _read_delimited(
     if delimiter is None:
         delimiter = _sniff_delimiter(fs, path, compression)
         if delimiter is None:
-            delimiter = "\t" if ".tsv" in path.lower() else ","
+            delimiter = "\t" if _stem_ext(path) == ".tsv" else ","
     try:
         with _source(fs, path) as src:
-            return pd.read_csv(src, sep=delimiter, compression=compression, **kwargs)
+            return _as_frame(
+                pd.read_csv(src, sep=delimiter, compression=compression, **kwargs), display
+            )
     except TypeError as e:
         raise InvalidInputError(f"Bad reading option for {display!r}: {e}.") from e
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:
@@ -380,7 +381,7 @@ def _read_other(
     fs: AbstractFileSystem,
     path: str,
     fmt: str,
-    compression: str | None,
+    compression: Compression,
     options: dict[str, Any],
     *,
     display: str,
@@ -390,12 +391,14 @@ def _read_other(
     try:
         with _source(fs, path) as src:
             if fmt == "parquet":
-                return pd.read_parquet(src, **options)
-            if fmt == "feather":
-                return pd.read_feather(src, **options)
-            if fmt == "jsonl":
-                return pd.read_json(src, lines=True, compression=compression, **options)
-            return _read_json(fs, path, src, compression, options)
+                result: object = pd.read_parquet(src, **options)
+            elif fmt == "feather":
+                result = pd.read_feather(src, **options)
+            elif fmt == "jsonl":
+                result = pd.read_json(src, lines=True, compression=compression, **options)
+            else:
+                result = _read_json(fs, path, src, compression, options)
+            return _as_frame(result, display)
     except TypeError as e:
         raise InvalidInputError(f"Bad reading option for {display!r}: {e}.") from e
     except (ValueError, OSError, EOFError) as e:  # pyarrow.ArrowInvalid is a ValueError
@@ -408,9 +411,9 @@ def _read_json(
     fs: AbstractFileSystem,
     path: str,
     src: Any,
-    compression: str | None,
+    compression: Compression,
     options: dict[str, Any],
-) -> pd.DataFrame:
+) -> object:
     """A .json file: an array of records, JSON lines, or a pandas-style column mapping."""
     import pandas as pd
 
@@ -425,6 +428,17 @@ def _read_json(
             if not _is_local(fs):
                 src.seek(0)
     return pd.read_json(src, compression=compression, **options)
+
+
+def _as_frame(result: object, display: str) -> pd.DataFrame:
+    import pandas as pd
+
+    if not isinstance(result, pd.DataFrame):
+        raise InvalidInputError(
+            f"Reading {display!r} did not give a table (got {result.__class__.__name__}); "
+            "do not pass options such as chunksize=, iterator= or typ='series'."
+        )
+    return result
 
 
 def _tabular_files(fs: AbstractFileSystem, root: str, formats: set[str] | None) -> list[str]:
@@ -478,7 +492,9 @@ def _concat_same_columns(frames: list[tuple[str, pd.DataFrame]], *, where: str) 
             )
             problems.append(f"{name} ({detail})")
     if problems:
-        shown = ", ".join(problems[:5]) + (f" and {len(problems) - 5} more" if len(problems) > 5 else "")
+        shown = ", ".join(problems[:5]) + (
+            f" and {len(problems) - 5} more" if len(problems) > 5 else ""
+        )
         raise InvalidInputError(
             f"Files in {where} have different columns: compared with {first_name} "
             f"({sorted(expected)}), {shown}. Put files of one table in a folder, or use an "
@@ -491,8 +507,397 @@ def _concat_same_columns(frames: list[tuple[str, pd.DataFrame]], *, where: str) 
 
 # ----------------------------------------------------------------------------------- MLTable
 
-from modelworks.data._mltable import read_mltable as _read_mltable_impl  # noqa: E402
+_READERS = ("read_delimited", "read_parquet", "read_json_lines")
+_STEPS = (
+    "take",
+    "skip",
+    "take_random_sample",
+    "drop_columns",
+    "keep_columns",
+    "convert_column_types",
+)
+_READER_KEYS = {
+    "read_delimited": {
+        "delimiter",
+        "header",
+        "encoding",
+        "empty_as_string",
+        "include_path_column",
+        "support_multi_line",
+        "infer_column_types",
+    },
+    "read_parquet": {"include_path_column"},
+    "read_json_lines": {"encoding", "include_path_column", "invalid_lines"},
+}
+_READER_FORMATS = {
+    "read_delimited": {"delimited"},
+    "read_parquet": {"parquet"},
+    "read_json_lines": {"jsonl", "json"},
+}
+_HEADERS = ("all_files_same_headers", "from_first_file", "no_header", "all_files_different_headers")
+_ENCODINGS = {
+    "utf8": "utf-8",
+    "utf-8": "utf-8",
+    "utf8bom": "utf-8-sig",
+    "ascii": "ascii",
+    "latin1": "latin-1",
+    "iso88591": "iso-8859-1",
+    "windows1252": "cp1252",
+    "utf16": "utf-16",
+    "utf32": "utf-32",
+}
+_COLUMN_TYPES = ("int", "float", "boolean", "string", "datetime")
+_TRUE = ("true", "t", "yes", "y", "1")
+_FALSE = ("false", "f", "no", "n", "0")
+
+
+class _MLTable:
+    """One parsed MLTable file: where its files are and how to read and transform them."""
+
+    def __init__(self, fs: AbstractFileSystem, path: str, display: str) -> None:
+        from modelworks.specs._loading import parse_yaml
+
+        self.fs, self.path, self.display = fs, path, display
+        self.base = posixpath.dirname(path)
+        with fs.open(path, "rb") as fh:
+            raw = fh.read()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise SpecError(f"{display}: not UTF-8 text ({e.reason}).") from e
+        self.doc = parse_yaml(text, source=display)
+        self.reader: tuple[str, dict[str, Any]] | None = None
+        self.steps: list[tuple[str, Any, str]] = []
+        self._parse_transformations()
+
+    def fail(self, key: str, message: str) -> SpecError:
+        return SpecError(f"{self.display}: {key}: {message}")
+
+    def _parse_transformations(self) -> None:
+        items = self.doc.get("transformations") or []
+        if not isinstance(items, list):
+            raise self.fail("transformations", "must be a list of transformations.")
+        for i, item in enumerate(items):
+            key = f"transformations[{i}]"
+            if isinstance(item, str):
+                name, args = item, None
+            elif isinstance(item, dict) and len(item) == 1:
+                name, args = next(iter(item.items()))
+            else:
+                raise self.fail(key, f"must be a mapping with one transformation, got {item!r}.")
+            key = f"{key}.{name}"
+            if name in _READERS:
+                if i != 0:
+                    raise self.fail(key, "a read transformation must be the first one.")
+                if args is None:
+                    args = {}
+                if not isinstance(args, dict):
+                    raise self.fail(key, f"must be a mapping of options, got {args!r}.")
+                unknown = sorted(set(args) - _READER_KEYS[name])
+                if unknown:
+                    raise self.fail(
+                        f"{key}.{unknown[0]}",
+                        f"unknown option; {name} accepts {', '.join(sorted(_READER_KEYS[name]))}.",
+                    )
+                self.reader = (name, args)
+            elif name in _STEPS:
+                self.steps.append((name, args, key))
+            else:
+                supported = ", ".join((*_READERS, *_STEPS))
+                raise self.fail(key, f"unknown transformation {name!r}; supported: {supported}.")
+
+    def files(self) -> list[tuple[AbstractFileSystem, str, str]]:
+        """(filesystem, path, display name) of every file the ``paths`` section names."""
+        entries = self.doc.get("paths")
+        if not isinstance(entries, list) or not entries:
+            raise self.fail(
+                "paths",
+                "required: a non-empty list of {file: ...}, {folder: ...} or {pattern: ...}.",
+            )
+        formats = _READER_FORMATS[self.reader[0]] if self.reader else None
+        found: list[tuple[AbstractFileSystem, str, str]] = []
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, dict) or len(entry) != 1:
+                raise self.fail(f"paths[{i}]", "must have exactly one of file, folder or pattern.")
+            kind, value = next(iter(entry.items()))
+            key = f"paths[{i}].{kind}"
+            if kind not in ("file", "folder", "pattern"):
+                raise self.fail(
+                    f"paths[{i}]", f"unknown key {kind!r}; use file, folder or pattern."
+                )
+            if not isinstance(value, str) or not value:
+                raise self.fail(key, f"must be a non-empty path string, got {value!r}.")
+            fs, target = self._resolve(value, key)
+            if kind == "file":
+                if not fs.isfile(target):
+                    raise NotFoundError(f"{self.display}: {key}: file {value!r} does not exist.")
+                found.append((fs, target, value))
+            elif kind == "folder":
+                if not fs.isdir(target):
+                    raise NotFoundError(f"{self.display}: {key}: folder {value!r} does not exist.")
+                found.extend(
+                    (fs, p, _rel(p, self.base)) for p in _tabular_files(fs, target, formats)
+                )
+            else:
+                matches = sorted(p for p in fs.glob(target) if fs.isfile(p))
+                found.extend((fs, p, _rel(p, self.base)) for p in matches)
+        if not found:
+            raise InvalidInputError(
+                f"{self.display}: the paths section matched no readable file. Check the file, "
+                "folder and pattern entries."
+            )
+        return found
+
+    def _resolve(self, value: str, key: str) -> tuple[AbstractFileSystem, str]:
+        if _URL_RE.match(value) or value.startswith("azureml:"):
+            if value.startswith(("azureml:", "file:")):
+                raise self.fail(
+                    key,
+                    f"{value!r} cannot be read here; give a path relative to the MLTable folder.",
+                )
+            return _filesystem(value)
+        if value.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", value):
+            raise self.fail(key, f"{value!r} is absolute; give a path relative to the MLTable.")
+        target = posixpath.normpath(posixpath.join(self.base, value.replace("\\", "/")))
+        if target != self.base and not target.startswith(self.base.rstrip("/") + "/"):
+            raise self.fail(key, f"{value!r} points outside the MLTable's folder.")
+        return self.fs, target
+
+
+def _rel(path: str, base: str) -> str:
+    return path[len(base) + 1 :] if path.startswith(base + "/") else path
 
 
 def _read_mltable(fs: AbstractFileSystem, mltable: str, *, display: str) -> pd.DataFrame:
-    return _read_mltable_impl(fs, mltable, display=display)
+    table = _MLTable(fs, mltable, display)
+    files = table.files()
+    if table.reader is None:
+        frames = [(name, _read_file(f, p, {}, display=name)) for f, p, name in files]
+        df = _concat_same_columns(frames, where=display)
+    else:
+        name, args = table.reader
+        if name == "read_delimited":
+            df = _mltable_delimited(table, files, args)
+        elif name == "read_parquet":
+            df = _mltable_other(table, files, args, "parquet")
+        else:
+            df = _mltable_other(table, files, args, "jsonl")
+    for step, args, key in table.steps:
+        df = _apply_step(table, df, step, args, key)
+    return df
+
+
+def _option(table: _MLTable, args: dict[str, Any], name: str, key: str, default: Any) -> Any:
+    value = args.get(name, default)
+    if isinstance(default, bool) and not isinstance(value, bool):
+        raise table.fail(f"{key}.{name}", f"must be true or false, got {value!r}.")
+    return value
+
+
+def _encoding(table: _MLTable, args: dict[str, Any], key: str) -> str:
+    value = str(args.get("encoding", "utf8"))
+    if value.lower() not in _ENCODINGS:
+        raise table.fail(
+            f"{key}.encoding", f"unknown encoding {value!r}; use one of {', '.join(_ENCODINGS)}."
+        )
+    return _ENCODINGS[value.lower()]
+
+
+def _mltable_delimited(
+    table: _MLTable, files: list[tuple[AbstractFileSystem, str, str]], args: dict[str, Any]
+) -> pd.DataFrame:
+    import pandas as pd
+
+    key = "transformations[0].read_delimited"
+    delimiter = args.get("delimiter", ",")
+    if not isinstance(delimiter, str) or not delimiter:
+        raise table.fail(f"{key}.delimiter", f"must be a non-empty string, got {delimiter!r}.")
+    header = args.get("header", "all_files_same_headers")
+    if header not in _HEADERS:
+        raise table.fail(f"{key}.header", f"must be one of {', '.join(_HEADERS)}, got {header!r}.")
+    options: dict[str, Any] = {"delimiter": delimiter, "encoding": _encoding(table, args, key)}
+    if _option(table, args, "empty_as_string", key, False):
+        options["keep_default_na"] = False
+    if not _option(table, args, "infer_column_types", key, True):
+        options["dtype"] = str
+    _option(table, args, "support_multi_line", key, False)
+    with_path = _option(table, args, "include_path_column", key, False)
+    frames = []
+    first_columns: list[Any] | None = None
+    for i, (fs, path, name) in enumerate(files):
+        opts = dict(options)
+        if header == "no_header" or (header == "from_first_file" and i > 0):
+            opts["header"] = None
+        if header == "from_first_file" and first_columns is not None:
+            opts["names"] = first_columns
+        compression = (table_format(path) or ("", None))[1]
+        frame = _read_delimited(fs, path, compression, opts, display=name)
+        if header == "no_header":
+            frame.columns = [f"Column{j + 1}" for j in range(frame.shape[1])]
+        if first_columns is None:
+            first_columns = list(frame.columns)
+        if with_path:
+            frame["Path"] = name
+        frames.append((name, frame))
+    if header in ("all_files_different_headers", "no_header"):
+        return pd.concat([f for _, f in frames], ignore_index=True)
+    return _concat_same_columns(frames, where=table.display)
+
+
+def _mltable_other(
+    table: _MLTable,
+    files: list[tuple[AbstractFileSystem, str, str]],
+    args: dict[str, Any],
+    fmt: str,
+) -> pd.DataFrame:
+    key = f"transformations[0].{'read_parquet' if fmt == 'parquet' else 'read_json_lines'}"
+    with_path = _option(table, args, "include_path_column", key, False)
+    options: dict[str, Any] = {}
+    drop_invalid = False
+    if fmt == "jsonl":
+        options["encoding"] = _encoding(table, args, key)
+        invalid = args.get("invalid_lines", "error")
+        if invalid not in ("error", "drop"):
+            raise table.fail(f"{key}.invalid_lines", f"must be error or drop, got {invalid!r}.")
+        drop_invalid = invalid == "drop"
+    frames = []
+    for fs, path, name in files:
+        compression = (table_format(path) or ("", None))[1]
+        if drop_invalid:
+            frame = _read_json_lines_dropping(fs, path, compression, options["encoding"])
+        else:
+            frame = _read_other(fs, path, fmt, compression, options, display=name)
+        if with_path:
+            frame["Path"] = name
+        frames.append((name, frame))
+    return _concat_same_columns(frames, where=table.display)
+
+
+def _read_json_lines_dropping(
+    fs: AbstractFileSystem, path: str, compression: Compression, encoding: str
+) -> pd.DataFrame:
+    import json
+
+    import pandas as pd
+
+    records = []
+    with fs.open(path, "rb", compression=compression) as fh:
+        for raw in fh:
+            try:
+                record = json.loads(raw.decode(encoding))
+            except (ValueError, UnicodeDecodeError):
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+    return pd.DataFrame.from_records(records)
+
+
+def _column_list(table: _MLTable, df: pd.DataFrame, value: Any, key: str) -> list[str]:
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or not names:
+        raise table.fail(key, f"must be a column name or a list of column names, got {value!r}.")
+    missing = [n for n in names if n not in df.columns]
+    if missing:
+        available = ", ".join(map(str, df.columns))
+        raise table.fail(key, f"no column {missing[0]!r} in the table; columns are: {available}.")
+    return names
+
+
+def _count(table: _MLTable, value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise table.fail(key, f"must be a non-negative integer, got {value!r}.")
+    return value
+
+
+def _apply_step(table: _MLTable, df: pd.DataFrame, step: str, args: Any, key: str) -> pd.DataFrame:
+    if step == "take":
+        return df.head(_count(table, args, key))
+    if step == "skip":
+        return df.iloc[_count(table, args, key) :].reset_index(drop=True)
+    if step == "take_random_sample":
+        if not isinstance(args, dict) or not isinstance(args.get("probability"), int | float):
+            raise table.fail(key, "needs probability: a number between 0 and 1 (and seed).")
+        probability = float(args["probability"])
+        if not 0.0 <= probability <= 1.0:
+            raise table.fail(f"{key}.probability", f"must be between 0 and 1, got {probability}.")
+        seed = args.get("seed")
+        sampled = df.sample(frac=probability, random_state=seed if isinstance(seed, int) else None)
+        return sampled.sort_index().reset_index(drop=True)
+    if step == "drop_columns":
+        return df.drop(columns=_column_list(table, df, args, key))
+    if step == "keep_columns":
+        return df[_column_list(table, df, args, key)]
+    # convert_column_types
+    if not isinstance(args, list):
+        raise table.fail(key, "must be a list of {columns: ..., column_type: ...}.")
+    df = df.copy()
+    for i, item in enumerate(args):
+        item_key = f"{key}[{i}]"
+        if not isinstance(item, dict) or "columns" not in item or "column_type" not in item:
+            raise table.fail(item_key, "needs columns and column_type.")
+        columns = _column_list(table, df, item["columns"], f"{item_key}.columns")
+        type_name, type_args = _column_type(table, item["column_type"], f"{item_key}.column_type")
+        for column in columns:
+            df[column] = _convert(table, df[column], type_name, type_args, item_key)
+    return df
+
+
+def _column_type(table: _MLTable, value: Any, key: str) -> tuple[str, dict[str, Any]]:
+    if isinstance(value, dict) and len(value) == 1:
+        name, args = next(iter(value.items()))
+        args = args or {}
+    else:
+        name, args = value, {}
+    if name not in _COLUMN_TYPES or not isinstance(args, dict):
+        raise table.fail(key, f"must be one of {', '.join(_COLUMN_TYPES)}, got {value!r}.")
+    return str(name), args
+
+
+def _convert(
+    table: _MLTable, series: pd.Series, type_name: str, args: dict[str, Any], key: str
+) -> pd.Series:
+    import pandas as pd
+
+    def bad(detail: str) -> InvalidInputError:
+        return InvalidInputError(
+            f"{table.display}: {key}: cannot convert column {series.name!r} to {type_name}: "
+            f"{detail}."
+        )
+
+    present = series.dropna()
+    try:
+        if type_name in ("int", "float"):
+            numeric = pd.api.types.is_numeric_dtype(present.dtype)
+            text = present if numeric else present.astype(str).str.strip()
+            numbers = pd.to_numeric(text, errors="coerce")
+            if numbers.isna().any():
+                raise bad(f"value {present[numbers.isna()].iloc[0]!r} is not a number")
+            out = numbers.reindex(series.index)
+            if type_name == "float":
+                return out.astype("float64")
+            if not (numbers == numbers.round()).all():
+                raise bad("it holds non-integer numbers; use float")
+            return out.astype("Int64")
+        if type_name == "string":
+            return series.astype(str).where(series.notna())
+        if type_name == "boolean":
+            trues = {str(v).lower() for v in args.get("true_values", _TRUE)}
+            falses = {str(v).lower() for v in args.get("false_values", _FALSE)}
+            mismatch = str(args.get("mismatch_as", "error")).lower()
+            lowered = present.astype(str).str.strip().str.lower()
+            unknown = ~(lowered.isin(trues) | lowered.isin(falses))
+            if unknown.any() and mismatch == "error":
+                raise bad(f"value {present[unknown].iloc[0]!r} is not a known true/false value")
+            mapped = lowered.isin(trues) | (unknown & (mismatch == "true"))
+            return mapped.reindex(series.index).astype("boolean")
+        formats = args.get("formats") or []
+        if isinstance(formats, str):
+            formats = [formats]
+        for fmt in formats:
+            with contextlib.suppress(ValueError, TypeError):
+                return pd.to_datetime(series, format=fmt)
+        if formats:
+            raise bad(f"no value layout matched the formats {formats}")
+        return pd.to_datetime(series)
+    except (ValueError, TypeError, OverflowError) as e:
+        raise bad(str(e)) from e

@@ -1,4 +1,4 @@
-"""The run-search filter language: parser, AST, reference evaluator and reference ordering.
+r"""The run-search filter language: parser, AST, reference evaluator and reference ordering.
 
 ``ws.runs.search(filter="metrics.auc > 0.9 and params.C = '1.0'", order_by=["metrics.auc desc"])``
 is parsed here into a small typed AST; the SQL store compiles that AST into SQL, and
@@ -17,7 +17,7 @@ Grammar (keywords are case-insensitive; AND binds tighter than OR)::
 
 Prefixes: metrics/metric, params/param, tags/tag, attributes/attribute/attr/run; a bare
 identifier is an attribute (see :data:`ATTRIBUTES`). Strings escape their quote by doubling it
-or with a backslash (``\\'``); ``\\\\`` is one backslash; any other backslash is kept as is.
+or with a backslash (``\'``); ``\\`` is one backslash; any other backslash is kept as is.
 
 Typing is checked at parse time: metrics and numeric attributes compare to numbers with
 =, !=, <, <=, >, >=, IN, NOT IN; params, tags and string attributes compare to quoted strings
@@ -26,9 +26,10 @@ Status values are normalised to :class:`~modelworks.entities.RunStatus` values (
 FINISHED, KILLED, ... included), so stores only ever see canonical ones.
 
 Semantics (what :func:`evaluate` does and the SQL store must reproduce): a comparison on a
-missing key or a None attribute is False, also for != and NOT IN. LIKE is SQL LIKE with ``%``
-and ``_`` wildcards and ``\\`` escaping the next character (use ``ESCAPE '\\'``), case-sensitive;
-ILIKE is the same, case-insensitive.
+missing key, a NaN metric or a None attribute is False, also for != and NOT IN. LIKE is SQL
+LIKE with ``%`` and ``_`` wildcards and a backslash escaping the next character (SQL:
+``ESCAPE '\'``), case-sensitive; ILIKE is the same, case-insensitive. (A literal backslash in
+a LIKE pattern is therefore written ``'\\\\'``: one escape for the string, one for LIKE.)
 """
 
 from __future__ import annotations
@@ -347,7 +348,9 @@ class _Parser:
         if op not in ("in", "not in"):
             return Comparison(entity, key, op, self.scalar(entity, key, kind, shown, op), start)
         if (open_tok := self.next()).text != "(":
-            self.fail(open_tok.pos, f"expected '(' after '{shown}', found {open_tok.describe()}.")
+            self.fail(
+                open_tok.pos, f"expected '(' after '{shown.strip()}', found {open_tok.describe()}."
+            )
         if self.peek().text == ")":
             example = "('a', 'b')" if kind == "str" else "(0.1, 0.2)"
             self.fail(open_tok.pos, f"empty IN list: give at least one value, e.g. {example}.")
@@ -378,7 +381,9 @@ class _Parser:
             self.fail(tok.pos, f"{noun} strings: write {before}{_quote(tok.text)}.")
         if tok.kind != "string" or kind == "num":
             wanted = "a number" if kind == "num" else "a quoted string"
-            self.fail(tok.pos, f"expected {wanted} after '{before}', found {tok.describe()}.")
+            self.fail(
+                tok.pos, f"expected {wanted} after '{before.strip()}', found {tok.describe()}."
+            )
         value = str(tok.value)
         if entity != "attributes" or key != "status" or op in ("like", "ilike"):
             return value
@@ -437,7 +442,8 @@ def parse_order_by(items: Sequence[str] | None) -> list[OrderBy]:
         if not isinstance(item, str) or not item.strip():
             raise InvalidFilterError(
                 f"Invalid order_by item {item!r}: expected a key such as 'metrics.auc DESC'.",
-                item=repr(item),
+                item=item if isinstance(item, str) else repr(item),
+                position=0,
             )
         parser = _Parser(item, item)
         entity, key, label = parser.identifier()
@@ -455,30 +461,28 @@ def parse_order_by(items: Sequence[str] | None) -> list[OrderBy]:
 
 def _lookup(run: Run, entity: str, key: str) -> str | float | None:
     """The run's value for ``entity.key``, or None when it has none."""
-    if entity == "metrics":
+    if entity == "metrics":  # NaN is no value: it neither matches nor sorts
         value = run.metrics.get(key)
-        return None if value is None else float(value)
+        return None if value is None or math.isnan(value) else float(value)
     if entity == "params":
         return run.params.get(key)
     if entity == "tags":
         return run.tags.get(key)
-    name = ATTRIBUTES.get(key, (key, ""))[0]
-    attr = getattr(run, name, None)
+    name = ATTRIBUTES.get(key, ("", ""))[0]
+    attr = getattr(run, name) if name else None
     return attr.value if isinstance(attr, RunStatus) else attr
+
+
+def _like_piece(m: re.Match[str]) -> str:
+    t = m.group()
+    return ".*" if t == "%" else "." if t == "_" else re.escape(t[-1])
 
 
 @functools.lru_cache(maxsize=256)
 def _like_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    out, i = [], 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        out.append(".*" if c == "%" else "." if c == "_" else re.escape(c))
-        i += 1
-    return re.compile("".join(out), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+    """SQL LIKE as a regex: % is any run, _ any one character, a backslash escapes the next."""
+    regex = re.sub(r"\\.|.", _like_piece, pattern, flags=re.DOTALL)
+    return re.compile(regex, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
 
 
 _ORDERINGS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -530,7 +534,7 @@ def _norm_status(value: str | float) -> str | float:
 def sort_runs(runs: Iterable[Run], order_by: list[OrderBy]) -> list[Run]:
     """Order runs by ``order_by``: the reference ordering every store must match.
 
-    Runs without a value for a key (or a NaN metric) sort last whatever the direction; ties
+    Runs without a value for a key (a NaN metric counts as none) sort last whatever the direction; ties
     are broken by created_at descending, then id ascending.
     """
     ordered = sorted(runs, key=lambda r: r.id)
@@ -540,7 +544,7 @@ def sort_runs(runs: Iterable[Run], order_by: list[OrderBy]) -> list[Run]:
         missing: list[Run] = []
         for run in ordered:
             value = _lookup(run, ob.entity, ob.key)
-            if value is None or (isinstance(value, float) and math.isnan(value)):
+            if value is None:
                 missing.append(run)
             else:
                 present.append((value, run))

@@ -1,0 +1,151 @@
+"""``Workspace``: the entry point of the SDK, a local folder or a server URL.
+
+Operations are grouped like Azure ML's MLClient: ``ws.runs``, ``ws.experiments``, ``ws.data``,
+``ws.models``. The same code works on both backends because each group only talks to the two
+storage ports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from modelworks.config import (
+    ENV_HEARTBEAT_TIMEOUT,
+    ENV_TOKEN,
+    default_location,
+    is_url,
+    load_config,
+)
+from modelworks.entities import Experiment
+from modelworks.store import open_blobs, open_metadata
+from modelworks.tracking.client import TrackingClient
+
+if TYPE_CHECKING:
+    from modelworks.data.operations import DataOperations
+    from modelworks.registry.operations import ModelOperations
+
+__all__ = ["ExperimentOperations", "Workspace"]
+
+DEFAULT_HEARTBEAT_TIMEOUT_S = 60.0
+
+
+def heartbeat_timeout_s() -> float:
+    return float(os.environ.get(ENV_HEARTBEAT_TIMEOUT, DEFAULT_HEARTBEAT_TIMEOUT_S))
+
+
+class ExperimentOperations:
+    """``ws.experiments``: named groups of runs."""
+
+    def __init__(self, runs: TrackingClient) -> None:
+        self._runs = runs
+        self._meta = runs.meta
+
+    def create(self, name: str, *, tags: dict[str, str] | None = None) -> Experiment:
+        return self._meta.create_experiment(name, tags=tags)
+
+    def get(self, name: str) -> Experiment:
+        return self._meta.get_experiment_by_name(name)
+
+    def get_or_create(self, name: str) -> Experiment:
+        return self._runs.get_or_create_experiment(name)
+
+    def list(self, *, include_deleted: bool = False) -> list[Experiment]:
+        return self._meta.list_experiments(include_deleted=include_deleted)
+
+    def update(
+        self, name: str, *, new_name: str | None = None, tags: dict[str, str] | None = None
+    ) -> Experiment:
+        return self._meta.update_experiment(self.get(name).id, name=new_name, tags=tags)
+
+    def delete(self, name: str) -> None:
+        self._meta.update_experiment(self.get(name).id, deleted=True)
+
+    def restore(self, name: str) -> None:
+        self._meta.update_experiment(self.get(name).id, deleted=False)
+
+
+class Workspace:
+    """A modelworks workspace.
+
+    ``Workspace("./ws")`` opens (creating if needed) a local workspace: a SQLite database and
+    a blob folder inside ``./ws`` unless ``workspace.yaml`` there names others (PostgreSQL,
+    S3). ``Workspace("http://host:8080", token=...)`` talks to a ``modelworks server``.
+    Without a location: ``$MODELWORKS_WORKSPACE``, else ``./.modelworks``.
+    """
+
+    def __init__(
+        self,
+        location: str | os.PathLike[str] | None = None,
+        *,
+        token: str | None = None,
+        metadata_uri: str | None = None,
+        artifact_uri: str | None = None,
+    ) -> None:
+        self.location = str(location) if location is not None else default_location()
+        self.is_remote = is_url(self.location)
+        if self.is_remote:
+            token = token or os.environ.get(ENV_TOKEN)
+            self.root: Path | None = None
+            self.meta = open_metadata(self.location, token=token)
+            self.blobs = open_blobs(self.location, token=token)
+            safe = hashlib.sha256(self.location.encode()).hexdigest()[:16]
+            self.cache_dir = (
+                Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "modelworks" / safe
+            )
+        else:
+            config = load_config(
+                self.location, metadata_uri=metadata_uri, artifact_uri=artifact_uri
+            )
+            self.root = config.root
+            self.meta = open_metadata(config.metadata_uri)
+            self.blobs = open_blobs(config.artifact_uri)
+            self.cache_dir = config.root / "cache"
+        self.runs = TrackingClient(self.meta, self.blobs)
+        self.experiments = ExperimentOperations(self.runs)
+        self._data: DataOperations | None = None
+        self._models: ModelOperations | None = None
+        if not self.is_remote:
+            self.reap_stale_runs()
+
+    @property
+    def data(self) -> DataOperations:
+        """``ws.data``: versioned data assets."""
+        if self._data is None:
+            from modelworks.data.operations import DataOperations
+
+            self._data = DataOperations(self)
+        return self._data
+
+    @property
+    def models(self) -> ModelOperations:
+        """``ws.models``: the model registry."""
+        if self._models is None:
+            from modelworks.registry.operations import ModelOperations
+
+            self._models = ModelOperations(self)
+        return self._models
+
+    def reap_stale_runs(self) -> list[str]:
+        """Mark runs whose process stopped sending heartbeats as Failed."""
+        return self.meta.reap_stale_runs(int(heartbeat_timeout_s() * 1000))
+
+    def gc(self) -> dict[str, Any]:
+        """Delete blobs that no run, data version or model version references any more."""
+        deleted, freed = self.runs.trees.gc()
+        return {"blobs_deleted": deleted, "bytes_freed": freed}
+
+    def close(self) -> None:
+        self.runs.flush()
+        self.meta.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Workspace({self.location!r})"

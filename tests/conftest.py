@@ -1,0 +1,40 @@
+"""Shared test set-up: tests/ on sys.path (for helper modules such as _live_server), and the
+PostgreSQL server the suite uses for real."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+PG_ADMIN_URL = os.environ.get(
+    "MODELWORKS_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _pg_admin_exec(statement: str) -> None:
+    import psycopg
+
+    url = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(statement)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test session, dropped afterwards."""
+    name = f"mw_test_{uuid.uuid4().hex[:12]}"
+    try:
+        _pg_admin_exec(f'CREATE DATABASE "{name}"')
+    except Exception as e:  # noqa: BLE001 - any failure means the server is not there
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {e}")
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    _pg_admin_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
