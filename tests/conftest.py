@@ -7,6 +7,7 @@ import os
 import sys
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -38,3 +39,26 @@ def postgres_url() -> Iterator[str]:
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
     yield f"{base}/{name}"
     _pg_admin_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """One real ``modelworks server`` process for the session: (url, admin token)."""
+    from _live_server import LiveServer
+
+    with LiveServer(tmp_path_factory.mktemp("server-ws")) as (url, token):
+        yield url, token
+
+
+@pytest.fixture(params=["local", "server"])
+def ws(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A Workspace on a local folder, and the same API through the live server."""
+    import modelworks as mw
+
+    if request.param == "local":
+        workspace = mw.Workspace(tmp_path_factory.mktemp("ws"))
+    else:
+        url, token = request.getfixturevalue("live_server")
+        workspace = mw.Workspace(url, token=token)
+    yield workspace
+    workspace.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -31,15 +30,6 @@ def _postgres_store(postgres_url: str) -> Iterator[MetadataStore]:
     store = SqlMetadataStore(postgres_url)
     yield store
     store.close()
-
-
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    from _live_server import LiveServer
-
-    workspace: Path = tmp_path_factory.mktemp("server-ws")
-    with LiveServer(workspace) as (url, token):
-        yield url, token
 
 
 @pytest.fixture(scope="session")

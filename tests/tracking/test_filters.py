@@ -373,7 +373,7 @@ def _comparisons(draw: st.DrawFn) -> Comparison:
     else:
         key, kind = draw(_keys), "num" if entity == "metrics" else "str"
     op = draw(st.sampled_from(_NUM_OPS if kind == "num" else _STR_OPS))
-    if key == "status" and op not in ("like", "ilike"):
+    if entity == "attributes" and key == "status" and op not in ("like", "ilike"):
         scalar: st.SearchStrategy[Any] = st.sampled_from(sorted(_STATUS_SPELLINGS))
     else:
         scalar = _floats if kind == "num" else st.text(max_size=10)
@@ -433,7 +433,7 @@ class _Writer:
     def value(self, c: Comparison, v: Any) -> str:
         if isinstance(v, float):
             return self.number(v)
-        if c.key == "status" and c.op not in ("like", "ilike"):
+        if c.entity == "attributes" and c.key == "status" and c.op not in ("like", "ilike"):
             v = self.pick(_STATUS_SPELLINGS[v])
         return self.string(v)
 

@@ -27,6 +27,7 @@ random sample of 100,000 rows, named in ``sampled_rows``.
 from __future__ import annotations
 
 import math
+import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -270,9 +271,9 @@ def _histogram(values: np.ndarray) -> dict[str, list[Any]]:
     import numpy as np
 
     lo, hi = float(values.min()), float(values.max())
-    if lo == hi:
+    if lo == hi:  # widen a constant column's range, staying finite at the float limits
         delta = max(0.5, abs(lo) * 1e-9)
-        lo, hi = lo - delta, hi + delta
+        lo, hi = max(lo - delta, -sys.float_info.max), min(hi + delta, sys.float_info.max)
     with np.errstate(all="ignore"):
         edges = np.linspace(lo, hi, HISTOGRAM_BINS + 1)
         if not np.all(np.isfinite(edges)):  # hi - lo overflows: build the edges at half scale

@@ -195,9 +195,7 @@ def enforce_signature(df: pd.DataFrame, signature: Any) -> pd.DataFrame:
                 f"The model takes {len(specs)} unnamed column(s) "
                 f"({describe_columns(specs)}); got {df.shape[1]}."
             )
-        converted = {
-            df.columns[i]: _convert(df.iloc[:, i], spec) for i, spec in enumerate(specs)
-        }
+        converted = {df.columns[i]: _convert(df.iloc[:, i], spec) for i, spec in enumerate(specs)}
         return pd.DataFrame(converted, index=df.index)
     columns = {str(c): c for c in df.columns}
     missing = [s["name"] for s in specs if s.get("required", True) and s["name"] not in columns]

@@ -33,7 +33,7 @@ _FORMS = (
 )
 
 
-def _parse_json(payload: str | bytes) -> Any:
+def _parse_json(payload: str | bytes | bytearray) -> Any:
     try:
         return json.loads(payload)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -89,13 +89,13 @@ def _split_frame(split: dict[str, Any], names: list[str] | None) -> pd.DataFrame
     import pandas as pd
 
     data = split.get("data")
+    columns = split.get("columns")
+    if columns is None:  # Azure ML's {"data": ...}: rows, records or columns
+        return _frame(data, names)
     if not isinstance(data, list):
         raise InvalidInputError(
             f"A split payload needs 'data' as a list of rows; got {type(data).__name__}."
         )
-    columns = split.get("columns")
-    if columns is None:
-        return _rows_frame(data, names) if data else pd.DataFrame(columns=names)
     if not isinstance(columns, list):
         raise InvalidInputError("A split payload's 'columns' must be a list of column names.")
     if any(not isinstance(r, (list, tuple)) or len(r) != len(columns) for r in data):

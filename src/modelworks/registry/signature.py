@@ -71,12 +71,12 @@ def column_type(series: pd.Series) -> str:
         return _object_type(series.name, [v for v in dtype.categories if not pd.isna(v)])
     if pd.api.types.is_bool_dtype(dtype):
         return "boolean"
+    size = int(getattr(dtype, "itemsize", 8))
     if pd.api.types.is_integer_dtype(dtype):
-        size = dtype.itemsize
         signed = pd.api.types.is_signed_integer_dtype(dtype)
         return "integer" if size < 4 or (signed and size == 4) else "long"
     if pd.api.types.is_float_dtype(dtype):
-        return "float" if dtype.itemsize <= 4 else "double"
+        return "float" if size <= 4 else "double"
     if pd.api.types.is_datetime64_any_dtype(dtype):
         return "datetime"
     if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):

@@ -72,6 +72,16 @@ def _heartbeat_timeout() -> float:
     return value
 
 
+def _configure_logging(log_level: str) -> None:
+    """Show modelworks' own log records (not those of every library) at ``log_level``."""
+    log = logging.getLogger("modelworks")
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+        log.addHandler(handler)
+    log.setLevel(log_level.upper())
+
+
 def serve(
     workspace: str,
     *,
@@ -90,7 +100,7 @@ def serve(
             f"`modelworks server` serves a local workspace folder; {workspace!r} is a URL. "
             "Point it at the folder (or set its metadata_uri/artifact_uri in workspace.yaml)."
         )
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
+    _configure_logging(log_level)
     config = load_config(workspace)
     meta = open_metadata(config.metadata_uri)
     blobs = open_blobs(config.artifact_uri)

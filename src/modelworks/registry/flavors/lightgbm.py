@@ -25,6 +25,7 @@ __all__ = [
     "BARE_SUFFIXES",
     "FLAVOR_NAME",
     "LOADER_MODULES",
+    "SUPPORTED_TYPES",
     "LightGBMPredictor",
     "can_save",
     "conf_from_pyfunc",
@@ -38,8 +39,8 @@ __all__ = [
 ]
 
 FLAVOR_NAME = "lightgbm"
-LOADER_MODULES = ("mlflow.lightgbm",)
-BARE_SUFFIXES = (".lgb",)
+LOADER_MODULES: tuple[str, ...] = ("mlflow.lightgbm",)
+BARE_SUFFIXES: tuple[str, ...] = (".lgb",)
 SUPPORTED_TYPES = "lightgbm.Booster, lightgbm.LGBMModel (LGBMClassifier, LGBMRegressor, ...)"
 BOOSTER_CLASS = "lightgbm.basic.Booster"
 

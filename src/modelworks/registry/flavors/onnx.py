@@ -28,6 +28,7 @@ __all__ = [
     "BARE_SUFFIXES",
     "FLAVOR_NAME",
     "LOADER_MODULES",
+    "SUPPORTED_TYPES",
     "OnnxPredictor",
     "can_save",
     "conf_from_pyfunc",
@@ -42,8 +43,8 @@ __all__ = [
 ]
 
 FLAVOR_NAME = "onnx"
-LOADER_MODULES = ("mlflow.onnx",)
-BARE_SUFFIXES = (".onnx",)
+LOADER_MODULES: tuple[str, ...] = ("mlflow.onnx",)
+BARE_SUFFIXES: tuple[str, ...] = (".onnx",)
 SUPPORTED_TYPES = "onnx.ModelProto or the path of a .onnx file"
 MODEL_FILE = "model.onnx"
 _EXTRA_HINT = "Install the ONNX extra: pip install 'modelworks[onnx]'"

@@ -28,6 +28,7 @@ __all__ = [
     "FLAVOR_NAME",
     "LOADER_MODULE",
     "LOADER_MODULES",
+    "SUPPORTED_TYPES",
     "PythonModel",
     "PythonModelContext",
     "can_save",
@@ -43,7 +44,7 @@ __all__ = [
 
 FLAVOR_NAME = "python_function"
 LOADER_MODULE = "modelworks.registry.flavors.python_model"
-LOADER_MODULES = (LOADER_MODULE,)
+LOADER_MODULES: tuple[str, ...] = (LOADER_MODULE,)
 BARE_SUFFIXES: tuple[str, ...] = ()
 SUPPORTED_TYPES = "modelworks.registry.PythonModel subclasses"
 MODEL_FILE = "python_model.pkl"

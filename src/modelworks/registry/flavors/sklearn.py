@@ -26,6 +26,7 @@ __all__ = [
     "BARE_SUFFIXES",
     "FLAVOR_NAME",
     "LOADER_MODULES",
+    "SUPPORTED_TYPES",
     "SklearnPredictor",
     "can_save",
     "conf_from_pyfunc",
@@ -39,8 +40,8 @@ __all__ = [
 ]
 
 FLAVOR_NAME = "sklearn"
-LOADER_MODULES = ("mlflow.sklearn",)
-BARE_SUFFIXES = (".pkl", ".pickle", ".joblib")
+LOADER_MODULES: tuple[str, ...] = ("mlflow.sklearn",)
+BARE_SUFFIXES: tuple[str, ...] = (".pkl", ".pickle", ".joblib")
 SUPPORTED_TYPES = "scikit-learn estimators and Pipelines (sklearn.base.BaseEstimator)"
 MODEL_FILE = "model.pkl"
 

@@ -25,6 +25,7 @@ __all__ = [
     "BARE_SUFFIXES",
     "FLAVOR_NAME",
     "LOADER_MODULES",
+    "SUPPORTED_TYPES",
     "XGBoostPredictor",
     "can_save",
     "conf_from_pyfunc",
@@ -38,8 +39,8 @@ __all__ = [
 ]
 
 FLAVOR_NAME = "xgboost"
-LOADER_MODULES = ("mlflow.xgboost",)
-BARE_SUFFIXES = (".ubj", ".xgb")
+LOADER_MODULES: tuple[str, ...] = ("mlflow.xgboost",)
+BARE_SUFFIXES: tuple[str, ...] = (".ubj", ".xgb")
 SUPPORTED_TYPES = "xgboost.Booster, xgboost.XGBModel (XGBClassifier, XGBRegressor, ...)"
 BOOSTER_CLASS = "xgboost.core.Booster"
 MODEL_FORMATS = ("ubj", "json", "xgb")

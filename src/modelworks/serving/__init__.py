@@ -1,0 +1,1 @@
+"""Model serving: an HTTP scoring server for one model (the runtime that online endpoints run)."""

@@ -1,0 +1,29 @@
+"""``python -m modelworks.serving``: serve one model over HTTP (what ``modelworks serve`` runs)."""
+
+from __future__ import annotations
+
+import argparse
+
+from modelworks.serving.server import serve_model
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m modelworks.serving", description=__doc__)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="a registry reference: models:/name@alias, name:3, ...")
+    source.add_argument("--model-dir", help="a local model folder (MLmodel or a single file)")
+    parser.add_argument("--workspace", default=None, help="workspace for --model")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5001)
+    args = parser.parse_args(argv)
+    serve_model(
+        model=args.model,
+        model_dir=args.model_dir,
+        workspace=args.workspace,
+        host=args.host,
+        port=args.port,
+    )
+
+
+if __name__ == "__main__":
+    main()
