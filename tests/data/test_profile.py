@@ -256,7 +256,9 @@ def test_thresholds_are_parameters() -> None:
 # ----------------------------------------------------------------------- random DataFrames
 
 _any_float = st.floats(allow_nan=True, allow_infinity=True, width=64)
-_COLUMN = st.sampled_from(["float", "int", "nullable_int", "bool", "text", "time", "object", "none"])
+_COLUMN = st.sampled_from(
+    ["float", "int", "nullable_int", "bool", "text", "time", "object", "none"]
+)
 
 
 @st.composite
@@ -285,9 +287,7 @@ def frames(draw: st.DrawFn) -> pd.DataFrame:
                 min_value=pd.Timestamp("1700-01-01").to_pydatetime(),
                 max_value=pd.Timestamp("2200-01-01").to_pydatetime(),
             )
-            series = pd.Series(
-                pd.to_datetime(draw(st.lists(stamps, min_size=rows, max_size=rows)))
-            )
+            series = pd.Series(pd.to_datetime(draw(st.lists(stamps, min_size=rows, max_size=rows))))
         elif kind == "object":
             scalars = st.none() | st.booleans() | st.integers() | _any_float | st.text(max_size=5)
             values = draw(st.lists(scalars, min_size=rows, max_size=rows))

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from _live_server import LiveServer
 
+from _live_server import LiveServer
 from modelworks.server.tokens import create_token
 from modelworks.store.rest import RestBlobStore, RestMetadataStore
 

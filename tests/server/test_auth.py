@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
-from _live_server import LiveServer, free_port
 from hypothesis import given
 from hypothesis import strategies as st
 
+from _live_server import LiveServer, free_port
 from modelworks.entities import Metric
 from modelworks.errors import ConflictError, PermissionDeniedError, UnauthenticatedError
 from modelworks.server.auth import _secret_from_header, required_role
@@ -131,9 +131,13 @@ def test_writer_writes_but_may_not_manage_tokens(writer_meta: RestMetadataStore)
         writer_meta.create_token(name="sneaky", role="admin", token_hash=hash_token(new_token()))
 
 
-def test_admin_creates_and_revokes_tokens(server: LiveServer, admin_meta: RestMetadataStore) -> None:
+def test_admin_creates_and_revokes_tokens(
+    server: LiveServer, admin_meta: RestMetadataStore
+) -> None:
     secret = new_token()
-    token = admin_meta.create_token(name=f"ci-{_uniq()}", role="writer", token_hash=hash_token(secret))
+    token = admin_meta.create_token(
+        name=f"ci-{_uniq()}", role="writer", token_hash=hash_token(secret)
+    )
     assert token.role == "writer" and not token.revoked
     assert token.id in {t.id for t in admin_meta.list_tokens()}
     assert admin_meta.get_token_by_hash(hash_token(secret)).id == token.id
@@ -216,7 +220,9 @@ def test_server_prints_a_new_admin_token_once(tmp_path: Path) -> None:
 
 def test_cli_helper_creates_working_tokens(server: LiveServer, tmp_path: Path) -> None:
     # Against the running server's URL with the admin token ...
-    secret = create_workspace_token(server.url, f"cli-{_uniq()}", "reader", token=server.admin_token)
+    secret = create_workspace_token(
+        server.url, f"cli-{_uniq()}", "reader", token=server.admin_token
+    )
     assert RestMetadataStore(server.url, token=secret).whoami()["role"] == "reader"
     # ... and directly on a workspace folder (here: the server's own, shared database).
     secret = create_workspace_token(str(server.workspace), f"cli-{_uniq()}", "writer")

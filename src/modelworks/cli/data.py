@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import click
 import typer
 
 from modelworks.cli._common import (
@@ -22,6 +23,7 @@ from modelworks.cli._common import (
     parse_tags,
     pick_ref,
     print_renderable,
+    say,
     status,
     workspace,
 )
@@ -47,22 +49,21 @@ def _record_dict(record: DataVersion, *, profile: bool) -> dict[str, Any]:
 
 
 def _spec_values(
-    file: Path, overrides: dict[str, Any]
+    file: Path, overrides: dict[str, Any], tags: dict[str, str]
 ) -> tuple[str, str, str, str | None, str, dict[str, str]]:
     """Name, path, type, version, description and tags from a data YAML file plus overrides.
 
-    Overrides are applied before validation, so errors still name the file and the key.
+    Options given on the command line replace the file's values (``--tag`` adds to its
+    tags) before validation, so errors still name the file and the key.
     """
     from modelworks.specs import load_yaml_file, validate_spec
     from modelworks.specs.assets import DataAssetSpec
 
     raw = load_yaml_file(file)
-    tags = {**(raw.get("tags") or {}), **overrides.pop("tags", {})} if isinstance(
-        raw.get("tags") or {}, dict
-    ) else raw.get("tags")
     raw.update({k: v for k, v in overrides.items() if v is not None})
     if tags:
-        raw["tags"] = tags
+        file_tags = raw.get("tags")
+        raw["tags"] = {**file_tags, **tags} if isinstance(file_tags, dict) else tags
     spec = validate_spec(DataAssetSpec, raw, source=str(file))
     return spec.name, spec.path, spec.type, spec.version, spec.description, dict(spec.tags)
 
@@ -105,14 +106,14 @@ def create(
                 "type": type_,
                 "version": version,
                 "description": description,
-                "tags": tags,
             },
+            tags,
         )
     else:
         if not name or not path:
             missing = " and ".join(o for o, v in (("--name", name), ("--path", path)) if not v)
-            raise typer.BadParameter(
-                f"{missing} {'is' if ' and ' not in missing else 'are'} required without -f/--file."
+            raise click.UsageError(
+                f"{missing} {'are' if ' and ' in missing else 'is'} required without -f/--file."
             )
     ws = workspace(ctx)
     before = {v.version for v in ws.data.list(name, include_archived=True)}
@@ -146,10 +147,12 @@ def _print_created(asset: DataAsset, created: bool) -> None:
             f", {fmt_number(asset.profile.get('rows'))} rows × "
             f"{fmt_number(asset.profile.get('columns'))} columns"
         )
-    verb = "Registered" if created else "Unchanged:"
-    print_renderable(
-        f"{verb} [bold]{asset.id}[/bold] ({asset.type}, {len(files)} file"
-        f"{'s' if len(files) != 1 else ''}, {fmt_bytes(size)}{shape})"
+    verb = "Registered " if created else "Unchanged: "
+    say(
+        verb,
+        (asset.id, "bold"),
+        f" ({asset.type}, {len(files)} file{'s' if len(files) != 1 else ''}, "
+        f"{fmt_bytes(size)}{shape})",
     )
 
 
@@ -261,7 +264,7 @@ def archive(
     """Hide a version (or all versions) from listings and @latest; data stays readable."""
     workspace(ctx).data.archive(name, version)
     what = f"{name}:{version}" if version else f"every version of {name}"
-    print_renderable(f"Archived {what}.")
+    say(f"Archived {what}.")
 
 
 @app.command("restore")
@@ -275,7 +278,7 @@ def restore(
     """Undo ``data archive``."""
     workspace(ctx).data.restore(name, version)
     what = f"{name}:{version}" if version else f"every version of {name}"
-    print_renderable(f"Restored {what}.")
+    say(f"Restored {what}.")
 
 
 @app.command("download")
@@ -297,7 +300,7 @@ def download(
     emit(
         output,
         {"id": asset.id, "path": os.fspath(local.resolve())},
-        lambda: print_renderable(f"Downloaded {asset.id} to {local}"),
+        lambda: say("Downloaded ", (asset.id, "bold"), f" to {local}"),
     )
 
 
@@ -311,9 +314,8 @@ def lineage(
 ) -> None:
     """Which runs read this data version and which model versions those runs produced."""
     ws = workspace(ctx)
-    found = ws.data.lineage(pick_ref(ref, name, "data asset"))
-    if version is not None:
-        found = ws.data.lineage(f"{pick_ref(ref, name, 'data asset')}:{version}")
+    asset = _get(ctx, ref, name, version)
+    found = ws.data.lineage(f"{asset.name}:{asset.version}")
     record = found["data"]
     runs = [ws.runs.get(run_id) for run_id in found["runs"]]
     data = {
@@ -334,7 +336,7 @@ def lineage(
         models_table = new_table("model", "version", "run id", title="Models from those runs")
         for m in found["models"]:
             add_row(models_table, (m.name, m.version, m.run_id))
-        print_renderable(f"Lineage of [bold]{record.name}:{record.version}[/bold]")
+        say("Lineage of ", (f"{record.name}:{record.version}", "bold"))
         print_renderable(runs_table, models_table)
 
     emit(output, data, render)

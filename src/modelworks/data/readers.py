@@ -64,17 +64,17 @@ _FORMATS: dict[str, str] = {
 Compression = Literal["gzip", "bz2", "xz", "zip"] | None
 _COMPRESSIONS: dict[str, Compression] = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip"}
 _COMPRESSIBLE = {"delimited", "json", "jsonl"}
-SUPPORTED_EXTENSIONS: tuple[str, ...] = (
-    *_FORMATS,
-    *(f"{ext}{comp}" for ext, fmt in _FORMATS.items() if fmt in _COMPRESSIBLE for comp in (".gz",)),
-)
+SUPPORTED_EXTENSIONS: tuple[str, ...] = tuple(_FORMATS)
 _DELIMITER_CANDIDATES = (",", "\t", ";", "|")
 _SNIFF_BYTES = 64 * 1024
 _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]+://")
 
 
 def _supported_text() -> str:
-    return ", ".join(SUPPORTED_EXTENSIONS) + " (delimited and JSON files may end in .gz/.bz2/.xz)"
+    return (
+        ", ".join(SUPPORTED_EXTENSIONS)
+        + "; delimited and JSON files may also be compressed (.gz, .bz2, .xz, .zip), e.g. .csv.gz"
+    )
 
 
 def table_format(name: str) -> tuple[str, Compression] | None:
@@ -599,12 +599,53 @@ class _MLTable:
                         f"{key}.{unknown[0]}",
                         f"unknown option; {name} accepts {', '.join(sorted(_READER_KEYS[name]))}.",
                     )
-                self.reader = (name, args)
+                self.reader = (name, self._reader_settings(name, args, key))
             elif name in _STEPS:
                 self.steps.append((name, args, key))
             else:
                 supported = ", ".join((*_READERS, *_STEPS))
                 raise self.fail(key, f"unknown transformation {name!r}; supported: {supported}.")
+
+    def _reader_settings(self, name: str, args: dict[str, Any], key: str) -> dict[str, Any]:
+        """The read transformation's options, checked and with Azure's defaults filled in."""
+
+        def flag(option: str, default: bool) -> bool:
+            value = args.get(option, default)
+            if not isinstance(value, bool):
+                raise self.fail(f"{key}.{option}", f"must be true or false, got {value!r}.")
+            return value
+
+        def choice(option: str, allowed: tuple[str, ...], default: str) -> str:
+            value = args.get(option, default)
+            if value not in allowed:
+                raise self.fail(
+                    f"{key}.{option}", f"must be one of {', '.join(allowed)}, got {value!r}."
+                )
+            return str(value)
+
+        out: dict[str, Any] = {"include_path_column": flag("include_path_column", False)}
+        if name in ("read_delimited", "read_json_lines"):
+            encoding = str(args.get("encoding", "utf8")).lower()
+            if encoding not in _ENCODINGS:
+                raise self.fail(
+                    f"{key}.encoding",
+                    f"unknown encoding {encoding!r}; use one of {', '.join(_ENCODINGS)}.",
+                )
+            out["encoding"] = _ENCODINGS[encoding]
+        if name == "read_json_lines":
+            out["invalid_lines"] = choice("invalid_lines", ("error", "drop"), "error")
+        if name == "read_delimited":
+            delimiter = args.get("delimiter", ",")
+            if not isinstance(delimiter, str) or not delimiter:
+                raise self.fail(
+                    f"{key}.delimiter", f"must be a non-empty string, got {delimiter!r}."
+                )
+            out["delimiter"] = delimiter
+            out["header"] = choice("header", _HEADERS, "all_files_same_headers")
+            out["empty_as_string"] = flag("empty_as_string", False)
+            out["infer_column_types"] = flag("infer_column_types", True)
+            flag("support_multi_line", False)  # quoted line breaks are always supported
+        return out
 
     def files(self) -> list[tuple[AbstractFileSystem, str, str]]:
         """(filesystem, path, display name) of every file the ``paths`` section names."""
@@ -687,41 +728,17 @@ def _read_mltable(fs: AbstractFileSystem, mltable: str, *, display: str) -> pd.D
     return df
 
 
-def _option(table: _MLTable, args: dict[str, Any], name: str, key: str, default: Any) -> Any:
-    value = args.get(name, default)
-    if isinstance(default, bool) and not isinstance(value, bool):
-        raise table.fail(f"{key}.{name}", f"must be true or false, got {value!r}.")
-    return value
-
-
-def _encoding(table: _MLTable, args: dict[str, Any], key: str) -> str:
-    value = str(args.get("encoding", "utf8"))
-    if value.lower() not in _ENCODINGS:
-        raise table.fail(
-            f"{key}.encoding", f"unknown encoding {value!r}; use one of {', '.join(_ENCODINGS)}."
-        )
-    return _ENCODINGS[value.lower()]
-
-
 def _mltable_delimited(
-    table: _MLTable, files: list[tuple[AbstractFileSystem, str, str]], args: dict[str, Any]
+    table: _MLTable, files: list[tuple[AbstractFileSystem, str, str]], settings: dict[str, Any]
 ) -> pd.DataFrame:
     import pandas as pd
 
-    key = "transformations[0].read_delimited"
-    delimiter = args.get("delimiter", ",")
-    if not isinstance(delimiter, str) or not delimiter:
-        raise table.fail(f"{key}.delimiter", f"must be a non-empty string, got {delimiter!r}.")
-    header = args.get("header", "all_files_same_headers")
-    if header not in _HEADERS:
-        raise table.fail(f"{key}.header", f"must be one of {', '.join(_HEADERS)}, got {header!r}.")
-    options: dict[str, Any] = {"delimiter": delimiter, "encoding": _encoding(table, args, key)}
-    if _option(table, args, "empty_as_string", key, False):
+    header = settings["header"]
+    options: dict[str, Any] = {"delimiter": settings["delimiter"], "encoding": settings["encoding"]}
+    if settings["empty_as_string"]:
         options["keep_default_na"] = False
-    if not _option(table, args, "infer_column_types", key, True):
+    if not settings["infer_column_types"]:
         options["dtype"] = str
-    _option(table, args, "support_multi_line", key, False)
-    with_path = _option(table, args, "include_path_column", key, False)
     frames = []
     first_columns: list[Any] | None = None
     for i, (fs, path, name) in enumerate(files):
@@ -736,7 +753,7 @@ def _mltable_delimited(
             frame.columns = [f"Column{j + 1}" for j in range(frame.shape[1])]
         if first_columns is None:
             first_columns = list(frame.columns)
-        if with_path:
+        if settings["include_path_column"]:
             frame["Path"] = name
         frames.append((name, frame))
     if header in ("all_files_different_headers", "no_header"):
@@ -747,27 +764,18 @@ def _mltable_delimited(
 def _mltable_other(
     table: _MLTable,
     files: list[tuple[AbstractFileSystem, str, str]],
-    args: dict[str, Any],
+    settings: dict[str, Any],
     fmt: str,
 ) -> pd.DataFrame:
-    key = f"transformations[0].{'read_parquet' if fmt == 'parquet' else 'read_json_lines'}"
-    with_path = _option(table, args, "include_path_column", key, False)
-    options: dict[str, Any] = {}
-    drop_invalid = False
-    if fmt == "jsonl":
-        options["encoding"] = _encoding(table, args, key)
-        invalid = args.get("invalid_lines", "error")
-        if invalid not in ("error", "drop"):
-            raise table.fail(f"{key}.invalid_lines", f"must be error or drop, got {invalid!r}.")
-        drop_invalid = invalid == "drop"
+    options = {"encoding": settings["encoding"]} if fmt == "jsonl" else {}
     frames = []
     for fs, path, name in files:
         compression = (table_format(path) or ("", None))[1]
-        if drop_invalid:
-            frame = _read_json_lines_dropping(fs, path, compression, options["encoding"])
+        if settings.get("invalid_lines") == "drop":
+            frame = _read_json_lines_dropping(fs, path, compression, settings["encoding"])
         else:
             frame = _read_other(fs, path, fmt, compression, options, display=name)
-        if with_path:
+        if settings["include_path_column"]:
             frame["Path"] = name
         frames.append((name, frame))
     return _concat_same_columns(frames, where=table.display)

@@ -17,9 +17,11 @@ import base64
 import binascii
 import threading
 import time
+from typing import Annotated
 
 import anyio.to_thread
-from fastapi import Request
+from fastapi import Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from modelworks.entities import Token
 from modelworks.errors import NotFoundError, PermissionDeniedError, UnauthenticatedError
@@ -123,7 +125,17 @@ async def _drain(request: Request) -> None:
         return
 
 
-async def authorize(request: Request) -> None:
+#: Declares the scheme in the OpenAPI document (the "Authorize" button of /docs); the header
+#: itself is parsed by :func:`authorize`, which also accepts Basic.
+bearer_scheme = HTTPBearer(
+    auto_error=False, description="An API token (mw_...): `Authorization: Bearer <token>`."
+)
+
+
+async def authorize(
+    request: Request,
+    _documented: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)] = None,
+) -> None:
     """FastAPI dependency on every ``/api/v1`` route: check the token and its role."""
     authenticator: TokenAuthenticator | None = request.app.state.authenticator
     if authenticator is None:

@@ -221,18 +221,18 @@ def validate_spec(
     try:
         return model_cls.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as e:
-        problems = []
+        found: list[tuple[int, str]] = []
         for error in e.errors():
             loc = tuple(error["loc"])
             line = _line_of(data, loc)
             prefix = f"line {line}: " if line else ""
-            problems.append(f"  - {prefix}{format_key_path(loc)}: {_describe(error)}")
-        count = len(problems)
-        noun = "problem" if count == 1 else "problems"
+            found.append((line or 10**9, f"{prefix}{format_key_path(loc)}: {_describe(error)}"))
+        problems = [text for _, text in sorted(found, key=lambda item: item[0])]
+        noun = "problem" if len(problems) == 1 else "problems"
         raise SpecError(
-            f"Invalid {_kind_name(model_cls)} spec {source} ({count} {noun}):\n"
-            + "\n".join(problems),
-            problems=[p.strip()[2:] for p in problems],
+            f"Invalid {_kind_name(model_cls)} spec {source} ({len(problems)} {noun}):\n"
+            + "\n".join(f"  - {p}" for p in problems),
+            problems=problems,
         ) from e
 
 

@@ -46,6 +46,13 @@ def _blob_size(blobs: BlobStore, digest: str) -> int | None:
     return None
 
 
+def _head(blobs: BlobStore, digest: str) -> int | None:
+    """The blob's size (None if unknown); the store's own NotFoundError if it is absent."""
+    if not blobs.exists(digest):
+        blobs.open(digest).close()  # raises NotFoundError in the store's words
+    return _blob_size(blobs, digest)
+
+
 def _existing_local_path(blobs: BlobStore, digest: str) -> str | None:
     local = blobs.local_path(digest)
     return local if local is not None and os.path.isfile(local) else None
@@ -66,10 +73,8 @@ def _parse_range(header: str, size: int | None) -> tuple[int, int | None] | None
 
 @router.head("/{digest:seg}")
 async def head_blob(digest: str, blobs: Blobs) -> Response:
-    """200 with the size if the blob exists, else 404 (no body: it is HEAD)."""
-    if not await anyio.to_thread.run_sync(blobs.exists, digest):
-        return Response(status_code=404)
-    size = await anyio.to_thread.run_sync(_blob_size, blobs, digest)
+    """200 with the size if the blob exists, else 404 (the message in the error headers)."""
+    size = await anyio.to_thread.run_sync(_head, blobs, digest)
     headers = {"Accept-Ranges": "bytes", "Content-Type": _OCTET}
     if size is not None:
         headers["Content-Length"] = str(size)

@@ -1,0 +1,91 @@
+"""The ``modelworks`` command line: ``modelworks <noun> <verb>``, as ``az ml`` does.
+
+::
+
+    modelworks init ./ws
+    modelworks -w ./ws data create --name bank --path bank.csv --type mltable
+    modelworks -w ./ws data show bank@latest
+    modelworks -w ./ws job list --experiment bank -o json
+    modelworks -w ./ws model create --name bank-clf --path runs:/<run_id>/model
+
+Each noun is a Typer sub-app in its own module; :mod:`modelworks.cli._common` holds the shared
+options, output and the one error handler. Command modules import the SDK inside their
+functions, so ``modelworks --help`` loads neither pandas nor scikit-learn.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from modelworks.cli import data, experiment, job, model, server, token
+from modelworks.cli import workspace as workspace_cmds
+from modelworks.cli._common import (
+    DEFAULT_WORKSPACE,
+    RootGroup,
+    State,
+    WorkspaceCommand,
+    use_workspace_command,
+)
+from modelworks.config import ENV_TOKEN, ENV_WORKSPACE
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="modelworks",
+    cls=RootGroup,
+    help="modelworks: a self-hosted machine-learning platform (data, runs, models).",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    workspace: Annotated[
+        str,
+        typer.Option(
+            "--workspace",
+            "-w",
+            envvar=ENV_WORKSPACE,
+            metavar="PATH|URL",
+            help="Workspace folder, or the URL of a `modelworks server`.",
+        ),
+    ] = DEFAULT_WORKSPACE,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar=ENV_TOKEN,
+            metavar="TOKEN",
+            show_default=False,
+            help="API token when the workspace is a server URL.",
+        ),
+    ] = None,
+) -> None:
+    """modelworks: a self-hosted machine-learning platform (data, runs, models)."""
+    ctx.obj = State(location=workspace, token=token)
+
+
+app.command("init", cls=WorkspaceCommand)(workspace_cmds.init)
+app.command("gc", cls=WorkspaceCommand)(workspace_cmds.gc)
+app.command("server", cls=WorkspaceCommand)(server.server)
+app.command("version")(workspace_cmds.version)
+
+for _name, _sub in (
+    ("data", data.app),
+    ("model", model.app),
+    ("job", job.app),
+    ("experiment", experiment.app),
+    ("token", token.app),
+    ("db", workspace_cmds.db_app),
+):
+    app.add_typer(use_workspace_command(_sub), name=_name)
+
+
+def main() -> None:
+    """Console-script entry point (``modelworks = "modelworks.cli:main"``)."""
+    app(prog_name="modelworks")
