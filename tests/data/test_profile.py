@@ -191,6 +191,7 @@ def test_constant_and_extreme_numeric_columns() -> None:
             "const": [5.0] * 10,
             "huge": [-1.7e308, 0.0, 1.7e308, 1e300, -1e300, 2.0, 3.0, 4.0, 5.0, 6.0],
             "big_int": np.array([2**62, -(2**62)] * 5, dtype=np.int64),
+            "max_const": [np.finfo(np.float64).max] * 10,
         }
     )
     profile = profile_table(df)
@@ -204,6 +205,8 @@ def test_constant_and_extreme_numeric_columns() -> None:
     assert huge["edges"][0] == -1.7e308 and huge["edges"][-1] == 1.7e308
     assert all(a <= b for a, b in zip(huge["edges"], huge["edges"][1:], strict=False))
     assert cols["huge"]["mean"] is None or math.isfinite(cols["huge"]["mean"])
+    top = cols["max_const"]["histogram"]
+    assert sum(top["counts"]) == 10 and top["edges"][-1] == np.finfo(np.float64).max
     assert cols["big_int"]["max"] == 2**62 and cols["big_int"]["min"] == -(2**62)
 
 

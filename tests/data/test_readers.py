@@ -478,6 +478,16 @@ def test_folder_without_mltable_file_is_not_an_mltable(tmp_path: Path) -> None:
         read_table(str(tmp_path), "mltable")
 
 
+def test_mltable_spec_errors_come_before_missing_files(tmp_path: Path) -> None:
+    mltable(
+        tmp_path,
+        "paths: [{file: ./missing.csv}]\n"
+        "transformations: [{read_delimited: {empty_as_string: maybe}}]\n",
+    )
+    with pytest.raises(SpecError, match=r"read_delimited\.empty_as_string: must be true or false"):
+        read_table(str(tmp_path))
+
+
 def test_mltable_takes_no_reading_options(tmp_path: Path) -> None:
     write(tmp_path / "a.csv", "x\n1\n")
     mltable(tmp_path, "paths: [{file: ./a.csv}]\n")

@@ -25,8 +25,8 @@ from modelworks.cli._common import (
     DEFAULT_WORKSPACE,
     RootGroup,
     State,
-    WorkspaceCommand,
-    use_workspace_command,
+    use_workspace_options,
+    with_workspace_options,
 )
 from modelworks.config import ENV_TOKEN, ENV_WORKSPACE
 
@@ -70,9 +70,9 @@ def _root(
     ctx.obj = State(location=workspace, token=token)
 
 
-app.command("init", cls=WorkspaceCommand)(workspace_cmds.init)
-app.command("gc", cls=WorkspaceCommand)(workspace_cmds.gc)
-app.command("server", cls=WorkspaceCommand)(server.server)
+app.command("init")(workspace_cmds.init)
+app.command("gc")(with_workspace_options(workspace_cmds.gc))
+app.command("server")(with_workspace_options(server.server))
 app.command("version")(workspace_cmds.version)
 
 for _name, _sub in (
@@ -83,7 +83,7 @@ for _name, _sub in (
     ("token", token.app),
     ("db", workspace_cmds.db_app),
 ):
-    app.add_typer(use_workspace_command(_sub), name=_name)
+    app.add_typer(use_workspace_options(_sub), name=_name)
 
 
 def main() -> None:

@@ -18,14 +18,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import functools
+import inspect
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-import click
 import typer
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperGroup
 
 from modelworks.errors import ModelworksError
 
@@ -41,7 +42,8 @@ __all__ = [
     "OutputOpt",
     "RootGroup",
     "State",
-    "WorkspaceCommand",
+    "use_workspace_options",
+    "with_workspace_options",
     "cell",
     "emit",
     "err_console",
@@ -55,6 +57,7 @@ __all__ = [
     "out_console",
     "parse_tags",
     "pick_ref",
+    "require_name_and_path",
     "print_renderable",
     "say",
     "status",
@@ -94,7 +97,7 @@ class State:
     opened: Workspace | None = None
 
 
-def state(ctx: click.Context) -> State:
+def state(ctx: typer.Context) -> State:
     """The :class:`State` of this invocation (created with defaults when a test skips the root)."""
     root = ctx.find_root()
     if not isinstance(root.obj, State):
@@ -102,7 +105,7 @@ def state(ctx: click.Context) -> State:
     return root.obj
 
 
-def workspace(ctx: click.Context) -> Workspace:
+def workspace(ctx: typer.Context) -> Workspace:
     """Open the workspace named by the options (once per invocation; closed when it ends)."""
     current = state(ctx)
     if current.opened is None:
@@ -113,56 +116,91 @@ def workspace(ctx: click.Context) -> Workspace:
     return current.opened
 
 
-class WorkspaceCommand(TyperCommand):
-    """A command that also accepts ``--workspace/-w`` and ``--token`` after its own name.
-
-    ``modelworks data list -w ./ws`` then means the same as ``modelworks -w ./ws data list``,
-    as ``az ml data list -w ...`` users expect. The values are moved into :class:`State`
-    before the command's function runs, so command functions never see them.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.params.append(
-            click.Option(
-                ["--workspace", "-w", "mw_workspace"],
-                default=None,
+_WORKSPACE_PARAMS = (
+    inspect.Parameter(
+        "mw_workspace",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[
+            str | None,
+            typer.Option(
+                "--workspace",
+                "-w",
                 metavar="PATH|URL",
-                help="Workspace folder or server URL (overrides the global option).",
-            )
-        )
-        self.params.append(
-            click.Option(
-                ["--token", "mw_token"],
-                default=None,
+                show_default=False,
+                help="Workspace folder or server URL (same as the global option).",
+            ),
+        ],
+    ),
+    inspect.Parameter(
+        "mw_token",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[
+            str | None,
+            typer.Option(
+                "--token",
                 metavar="TOKEN",
-                help="API token for a server workspace (overrides the global option).",
-            )
-        )
+                show_default=False,
+                help="API token for a server workspace (same as the global option).",
+            ),
+        ],
+    ),
+)
 
-    def invoke(self, ctx: click.Context) -> Any:
-        location = ctx.params.pop("mw_workspace", None)
-        token = ctx.params.pop("mw_token", None)
+
+def with_workspace_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Let a command also take ``--workspace/-w`` and ``--token`` after its own name.
+
+    ``modelworks data list -w ./ws`` then means ``modelworks -w ./ws data list``, as
+    ``az ml data list -w ...`` users expect. The wrapper's signature is the command's plus
+    those two options (and a context when the command has none); their values go into
+    :class:`State` before the command runs, so command functions never see them.
+    """
+    signature = inspect.signature(func, eval_str=True)
+    params = list(signature.parameters.values())
+    ctx_name = next((p.name for p in params if p.annotation is typer.Context), None)
+    extra = list(_WORKSPACE_PARAMS)
+    own_ctx = ctx_name is None
+    if own_ctx:
+        extra.append(
+            inspect.Parameter("mw_ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
+        )
+        ctx_name = "mw_ctx"
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        location = kwargs.pop("mw_workspace", None)
+        token = kwargs.pop("mw_token", None)
+        ctx = kwargs.pop("mw_ctx") if own_ctx else kwargs[ctx_name]
         current = state(ctx)
         if location is not None:
             current.location = location
         if token is not None:
             current.token = token
-        return super().invoke(ctx)
+        return func(*args, **kwargs)
+
+    full = [*params, *extra]
+    wrapper.__signature__ = signature.replace(parameters=full)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in full}
+    if signature.return_annotation is not inspect.Signature.empty:
+        wrapper.__annotations__["return"] = signature.return_annotation
+    return wrapper
 
 
-def use_workspace_command(app: typer.Typer) -> typer.Typer:
-    """Make every command registered on ``app`` so far a :class:`WorkspaceCommand`."""
+def use_workspace_options(app: typer.Typer) -> typer.Typer:
+    """Give every command registered on ``app`` the ``--workspace``/``--token`` options."""
     for info in app.registered_commands:
-        if info.cls is None:
-            info.cls = WorkspaceCommand
+        if info.callback is not None and not getattr(info.callback, "_mw_wrapped", False):
+            info.callback = with_workspace_options(info.callback)
+            info.callback._mw_wrapped = True  # type: ignore[attr-defined]
     return app
 
 
 class RootGroup(TyperGroup):
     """The root command group; the one place where modelworks errors become messages."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except ModelworksError as e:
@@ -188,7 +226,7 @@ def parse_tags(values: Sequence[str] | None, option: str = "--tag") -> dict[str,
     for item in values or ():
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise click.BadParameter(f"expected key=value, got {item!r}.", param_hint=option)
+            raise typer.BadParameter(f"expected key=value, got {item!r}.", param_hint=f"'{option}'")
         tags[key.strip()] = value
     return tags
 
@@ -196,12 +234,26 @@ def parse_tags(values: Sequence[str] | None, option: str = "--tag") -> dict[str,
 def pick_ref(ref: str | None, name: str | None, kind: str) -> str:
     """The asset reference from ``REF`` or ``--name`` (exactly one of them)."""
     if ref and name:
-        raise click.UsageError(
-            f"Give the {kind} either as REF or with --name, not both ({ref!r} and {name!r})."
+        raise typer.BadParameter(
+            f"give the {kind} either as REF or with --name, not both ({ref!r} and {name!r}).",
+            param_hint="'REF' / '--name'",
         )
     if not ref and not name:
-        raise click.UsageError(f"Give the {kind} as REF (e.g. bank@latest, bank:2) or --name.")
+        raise typer.BadParameter(
+            f"give the {kind} as REF (e.g. bank@latest, bank:2) or with --name.",
+            param_hint="'REF' / '--name'",
+        )
     return ref or name or ""
+
+
+def require_name_and_path(name: str | None, path: str | None) -> tuple[str, str]:
+    """Without -f/--file, --name and --path are both needed (a usage error, exit 2)."""
+    for option, value in (("--name", name), ("--path", path)):
+        if not value:
+            raise typer.BadParameter(
+                "required unless the asset is described by -f/--file.", param_hint=f"'{option}'"
+            )
+    return name or "", path or ""
 
 
 # ---------------------------------------------------------------------------------- output
@@ -215,7 +267,7 @@ def out_console() -> Console:
     if "out" not in _consoles:
         from rich.console import Console
 
-        _consoles["out"] = Console(highlight=False)
+        _consoles["out"] = Console(highlight=False, emoji=False)
     return _consoles["out"]
 
 
@@ -224,7 +276,7 @@ def err_console() -> Console:
     if "err" not in _consoles:
         from rich.console import Console
 
-        _consoles["err"] = Console(stderr=True, highlight=False)
+        _consoles["err"] = Console(stderr=True, highlight=False, emoji=False)
     return _consoles["err"]
 
 

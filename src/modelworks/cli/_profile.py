@@ -77,36 +77,101 @@ def _summary_line(profile: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def profile_renderables(profile: dict[str, Any] | None) -> list[RenderableType]:
-    """The summary line and the per-column table of ``profile`` (a note when there is none)."""
+def profile_renderables(
+    profile: dict[str, Any] | None, width: int = 80
+) -> list[RenderableType]:
+    """The summary line and the column tables of ``profile`` (a note when there is none).
+
+    Numeric columns and the others get separate tables so that each fits a terminal: the
+    numeric one has min / mean / max and a histogram (coarser when ``width``, the terminal's
+    width, leaves no room for all its bins), the other the most frequent values.
+    """
     if not profile:
         return [cell("No profile: only tabular data (mltable, tabular uri_file) is profiled.", "dim")]
+    columns = profile.get("column_profiles") or []
+    numeric = [c for c in columns if c.get("kind") == "numeric"]
+    others = [c for c in columns if c.get("kind") != "numeric"]
+    out: list[RenderableType] = [cell(_summary_line(profile), "bold")]
+    if numeric:
+        out.extend(_numeric_tables(numeric, width))
+    if others:
+        out.append(_other_table(others))
+    return out
+
+
+_RIGHT = {"justify": "right", "no_wrap": True}
+
+
+def _distinct_text(column: dict[str, Any]) -> str:
+    distinct = fmt_number(column.get("distinct"))
+    return f"~{distinct}" if column.get("distinct_approximate") else distinct
+
+
+def _numeric_tables(columns: list[dict[str, Any]], width: int) -> list[RenderableType]:
+    """The numeric columns' statistics with their histograms inline when ``width`` allows,
+    else followed by a separate histogram table (an 80-column terminal)."""
+    rows = [
+        (
+            str(column.get("name")),
+            str(column.get("dtype")),
+            _missing_text(column),
+            _distinct_text(column),
+            fmt_number(column.get("min")),
+            fmt_number(column.get("mean")),
+            fmt_number(column.get("max")),
+        )
+        for column in columns
+    ]
+    headers = ("column", "dtype", "missing", "distinct", "min", "mean", "max")
+    fixed = sum(max(len(h), *(len(r[i]) for r in rows)) + 3 for i, h in enumerate(headers))
+    histograms = [
+        sparkline((column.get("histogram") or {}).get("counts") or []) for column in columns
+    ]
+    inline = fixed + 4 + max(len(h) for h in histograms) <= width
+    options = {
+        "column": {"style": "bold", "no_wrap": True},
+        "dtype": {"no_wrap": True},
+        "histogram": {"style": "cyan", "no_wrap": True},
+        **{h: _RIGHT for h in headers[2:]},
+    }
+    table = new_table(
+        *headers, *(("histogram",) if inline else ()), title="Numeric columns", **options
+    )
+    for row, histogram in zip(rows, histograms, strict=True):
+        add_row(table, (*row, histogram) if inline else row)
+    if inline:
+        return [table]
+    spark = new_table("column", "histogram (min → max)", title="Histograms", **{
+        "column": {"style": "bold", "no_wrap": True},
+        "histogram (min → max)": {"style": "cyan", "no_wrap": True},
+    })
+    for row, histogram in zip(rows, histograms, strict=True):
+        add_row(spark, (row[0], histogram))
+    return [table, spark]
+
+
+def _other_table(columns: list[dict[str, Any]]) -> RenderableType:
     table = new_table(
         "column",
         "dtype",
         "kind",
         "missing",
         "distinct",
-        "min",
-        "mean",
-        "max",
-        "distribution",
-        title="Profile",
+        "values",
+        title="Other columns",
         **{
-            "column": {"style": "bold", "overflow": "fold"},
-            "missing": {"justify": "right"},
-            "distinct": {"justify": "right"},
-            "min": {"justify": "right"},
-            "mean": {"justify": "right"},
-            "max": {"justify": "right"},
-            "distribution": {"overflow": "fold", "min_width": 20},
+            "column": {"style": "bold", "no_wrap": True},
+            "dtype": {"no_wrap": True},
+            "kind": {"no_wrap": True},
+            "missing": _RIGHT,
+            "distinct": _RIGHT,
+            "values": {"overflow": "fold", "ratio": 1},
         },
     )
-    for column in profile.get("column_profiles") or []:
-        distinct = fmt_number(column.get("distinct"))
-        if column.get("distinct_approximate"):
-            distinct = f"~{distinct}"
-        numeric = column.get("kind") == "numeric"
+    for column in columns:
+        values = _distribution(column)
+        if column.get("kind") == "datetime":
+            values = f"{column.get('min') or ''} … {column.get('max') or ''}"
         add_row(
             table,
             (
@@ -114,17 +179,10 @@ def profile_renderables(profile: dict[str, Any] | None) -> list[RenderableType]:
                 column.get("dtype"),
                 column.get("kind"),
                 _missing_text(column),
-                distinct,
-                _fmt_stat(column.get("min"), numeric),
-                fmt_number(column.get("mean")) if numeric else "",
-                _fmt_stat(column.get("max"), numeric),
-                cell(_distribution(column), "cyan" if numeric else ""),
+                _distinct_text(column),
+                values,
             ),
         )
-    return [cell(_summary_line(profile), "bold"), table]
+    return table
 
 
-def _fmt_stat(value: Any, numeric: bool) -> str:
-    if value is None:
-        return ""
-    return fmt_number(value) if numeric else str(value)

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 
 from modelworks.cli._common import (
@@ -20,8 +19,10 @@ from modelworks.cli._common import (
     kv_table,
     new_table,
     note,
+    out_console,
     parse_tags,
     pick_ref,
+    require_name_and_path,
     print_renderable,
     say,
     status,
@@ -110,11 +111,7 @@ def create(
             tags,
         )
     else:
-        if not name or not path:
-            missing = " and ".join(o for o, v in (("--name", name), ("--path", path)) if not v)
-            raise click.UsageError(
-                f"{missing} {'are' if ' and ' in missing else 'is'} required without -f/--file."
-            )
+        name, path = require_name_and_path(name, path)
     ws = workspace(ctx)
     before = {v.version for v in ws.data.list(name, include_archived=True)}
     with status(f"Registering data asset {name} from {path} …"):
@@ -247,7 +244,7 @@ def show(
                 ],
                 title=f"Data asset {record.name}:{record.version}",
             ),
-            *profile_renderables(record.profile),
+            *profile_renderables(record.profile, out_console().width),
         )
 
     emit(output, data, render)

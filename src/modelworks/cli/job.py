@@ -12,7 +12,6 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 
 from modelworks.cli._common import (
@@ -259,7 +258,9 @@ def metrics(
 
 def _artifact_path(ws: Workspace, run: Run, artifact_path: str | None, output_name: str | None) -> str:
     if artifact_path is not None and output_name is not None:
-        raise click.UsageError("Give --artifact-path or --output-name, not both.")
+        raise typer.BadParameter(
+            "give one of them, not both.", param_hint="'--artifact-path' / '--output-name'"
+        )
     if output_name is None:
         return artifact_path or ""
     for candidate in (f"outputs/{output_name}", output_name):

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 
 from modelworks.cli._common import (
@@ -21,6 +20,7 @@ from modelworks.cli._common import (
     note,
     parse_tags,
     pick_ref,
+    require_name_and_path,
     print_renderable,
     say,
     status,
@@ -109,12 +109,8 @@ def create(
             },
             tags,
         )
-    elif not name or not path:
-        missing = " and ".join(o for o, v in (("--name", name), ("--path", path)) if not v)
-        raise click.UsageError(
-            f"{missing} {'are' if ' and ' in missing else 'is'} required without -f/--file."
-        )
     else:
+        require_name_and_path(name, path)
         kwargs = {
             "source": path,
             "name": name,

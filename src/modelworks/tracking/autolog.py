@@ -77,6 +77,11 @@ class AutologWarning(UserWarning):
     """Autologging could not record something; the training itself was not affected."""
 
 
+class _Unbindable(Exception):
+    """The call's arguments do not fit the method's signature: the original call will raise
+    the user's TypeError itself, so autolog steps aside without a warning."""
+
+
 @dataclasses.dataclass(frozen=True)
 class _Options:
     log_models: bool = True
@@ -136,10 +141,22 @@ def _head(data: Any) -> Any:
     return None
 
 
+def _as_float(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, Number):
+        return None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
 def _fit_inputs(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """``(X, y, sample_weight)`` of a fit call: X and y are the first two arguments after self."""
     signature = inspect.signature(fn)
-    bound = signature.bind_partial(*args, **kwargs).arguments
+    try:
+        bound = signature.bind_partial(*args, **kwargs).arguments
+    except TypeError as e:
+        raise _Unbindable(str(e)) from e
     positional = [
         p.name
         for p in signature.parameters.values()
@@ -192,7 +209,9 @@ def _classifier_metrics(estimator: Any, x: Any, y: Any, weight: Any) -> dict[str
 
     out: dict[str, float] = {}
     y_pred = estimator.predict(x)
-    _computed(out, "training_accuracy_score", lambda: m.accuracy_score(y, y_pred, sample_weight=weight))
+    _computed(
+        out, "training_accuracy_score", lambda: m.accuracy_score(y, y_pred, sample_weight=weight)
+    )
     for name, fn in (
         ("precision_score", m.precision_score),
         ("recall_score", m.recall_score),
@@ -243,7 +262,9 @@ def _regressor_metrics(estimator: Any, x: Any, y: Any, weight: Any) -> dict[str,
     out: dict[str, float] = {}
     y_pred = estimator.predict(x)
     _computed(
-        out, "training_mean_squared_error", lambda: m.mean_squared_error(y, y_pred, sample_weight=weight)
+        out,
+        "training_mean_squared_error",
+        lambda: m.mean_squared_error(y, y_pred, sample_weight=weight),
     )
     if "training_mean_squared_error" in out:
         out["training_root_mean_squared_error"] = math.sqrt(out["training_mean_squared_error"])
@@ -271,12 +292,14 @@ def _training_metrics(estimator: Any, x: Any, y: Any, weight: Any) -> dict[str, 
     except Exception as e:  # noqa: BLE001 - e.g. predict unavailable (a search with refit=False)
         _log.info("autolog computed no training metrics: %s: %s", type(e).__name__, e)
     if hasattr(estimator, "score"):
-        takes_weight = "sample_weight" in inspect.signature(estimator.score).parameters
-        if weight is not None and takes_weight:
-            _computed(out, "training_score", lambda: estimator.score(x, y, sample_weight=weight))
-        else:
-            _computed(out, "training_score", lambda: estimator.score(x, y))
+        _computed(out, "training_score", lambda: _score(estimator, x, y, weight))
     return out
+
+
+def _score(estimator: Any, x: Any, y: Any, weight: Any) -> Any:
+    if weight is not None and "sample_weight" in inspect.signature(estimator.score).parameters:
+        return estimator.score(x, y, sample_weight=weight)
+    return estimator.score(x, y)
 
 
 # -- what one logged call records ----------------------------------------------------------------
@@ -403,8 +426,10 @@ class _SklearnFit(_Session):
         if _is_search(est):
             self.attempt("log the search results", _log_search, self, run, est)
         if self.flavor == "lightgbm":
-            self.attempt("log evaluation metrics", _log_evals_result, run, est.evals_result_)
-            self.attempt("log booster details", _log_booster_details, run, est.booster_)
+            self.attempt(
+                "log evaluation metrics", lambda: _log_evals_result(run, est.evals_result_)
+            )
+            self.attempt("log booster details", lambda: _log_booster_details(run, est.booster_))
         self.attempt("log the model", self.log_model, run, est, self.example)
 
 
@@ -421,7 +446,10 @@ class _LightGBMTrain(_Session):
         kwargs: dict[str, Any],
     ) -> None:
         super().__init__(autologger, original, args, kwargs)
-        self.bound = inspect.signature(original).bind(*args, **kwargs)
+        try:
+            self.bound = inspect.signature(original).bind(*args, **kwargs)
+        except TypeError as e:
+            raise _Unbindable(str(e)) from e
         train_set = self.bound.arguments.get("train_set")
         # Dataset.data is freed once the Dataset is built, so take the example now.
         self.example = _head(getattr(train_set, "data", None))
@@ -489,7 +517,9 @@ def _log_booster_details(run: ActiveRun, booster: Any) -> None:
     names = booster.feature_name()
     for kind in ("split", "gain"):
         values = booster.feature_importance(importance_type=kind).tolist()
-        client.log_dict(run.id, dict(zip(names, values, strict=True)), f"feature_importance_{kind}.json")
+        client.log_dict(
+            run.id, dict(zip(names, values, strict=True)), f"feature_importance_{kind}.json"
+        )
 
 
 def _log_search(session: _Session, run: ActiveRun, search: Any) -> None:
@@ -498,9 +528,9 @@ def _log_search(session: _Session, run: ActiveRun, search: Any) -> None:
     best_params = getattr(search, "best_params_", None)
     if best_params:
         session.log_params(client, run.id, {f"best_{k}": v for k, v in best_params.items()})
-    best_score = getattr(search, "best_score_", None)
-    if isinstance(best_score, Number):
-        client.log_metric(run.id, "best_cv_score", float(best_score))  # type: ignore[arg-type]
+    best_score = _as_float(getattr(search, "best_score_", None))
+    if best_score is not None:
+        client.log_metric(run.id, "best_cv_score", best_score)
     results = getattr(search, "cv_results_", None)
     if not results:
         return
@@ -529,9 +559,9 @@ def _log_candidates(session: _Session, run: ActiveRun, search: Any, table: Any) 
         child = client.create(experiment, parent_id=run.id, tags=tags)
         session.log_params(client, child.id, {**base_params, **row["params"]})
         metrics = {
-            str(k): float(v)
+            str(k): value
             for k, v in row.items()
-            if not str(k).startswith(("param", "split")) and isinstance(v, Number)
+            if not str(k).startswith(("param", "split")) and (value := _as_float(v)) is not None
         }
         client.log_metrics(child.id, metrics)
         client.end(child.id, RunStatus.COMPLETED)
@@ -569,6 +599,8 @@ class _Autologger:
         """``fn(*args)``; on any error, warn and return ``_FAILED`` (never raise)."""
         try:
             return fn(*args)
+        except _Unbindable:
+            raise
         except Exception as e:  # noqa: BLE001 - logging must never break the user's training
             self.warn(
                 f"modelworks autolog could not {what}: {type(e).__name__}: {e}. "
@@ -629,24 +661,24 @@ class _Autologger:
             _log.debug("lightgbm is not installed; its training is not autologged")
             return
         train = lightgbm.engine.train
+        wrapper = self._wrapper(train, _LightGBMTrain)
+        # lightgbm.sklearn calls its own imported name: patched too, so that the nesting rule
+        # (not luck) keeps an LGBMClassifier fit from logging twice.
         for module in (lightgbm, lightgbm.engine, lightgbm.sklearn):
             if getattr(module, "train", None) is train:
-                wrapper = self._wrapper(train, _LightGBMTrain)
                 self._patches.append(_Patch(module, "train", train, True))
-                module.train = wrapper  # type: ignore[attr-defined]
+                setattr(module, "train", wrapper)  # noqa: B010 - a module attribute
         seen: set[int] = set()
         base = lightgbm.LGBMModel
         for cls in (base, *base.__subclasses__()):
             if cls.__module__ == "lightgbm.sklearn":
                 self._patch_method(cls, "fit", _SklearnFit, seen)
 
-    def _patch_method(
-        self, cls: type, name: str, session: type[_Session], seen: set[int]
-    ) -> None:
+    def _patch_method(self, cls: type, name: str, session: type[_Session], seen: set[int]) -> None:
         """Wrap ``cls.<name>``: a plain function is replaced on ``cls`` itself (so excluded
         classes sharing a base keep the original); an ``available_if`` method has its ``fn``
         replaced, so ``hasattr`` still says whether it is available."""
-        raw = next((k.__dict__[name] for k in cls.__mro__ if name in k.__dict__), None)
+        raw: Any = next((k.__dict__[name] for k in cls.__mro__ if name in k.__dict__), None)
         if isinstance(raw, FunctionType):
             original = getattr(raw, _ORIGINAL, raw)
             own = name in cls.__dict__
@@ -657,7 +689,7 @@ class _Autologger:
                 return
             seen.add(id(raw))
             self._patches.append(_Patch(raw, "fn", raw.fn, True))
-            raw.fn = self._wrapper(raw.fn, session)  # type: ignore[union-attr]
+            raw.fn = self._wrapper(raw.fn, session)
 
     def _wrapper(self, original: Callable[..., Any], session: type[_Session]) -> Callable[..., Any]:
         @functools.wraps(original)
@@ -696,7 +728,12 @@ class _Autologger:
         with self._lock:
             self._outermost_in_progress += 1
         try:
-            session = self.attempt("prepare logging", session_type, self, original, args, kwargs)
+            try:
+                session = self.attempt(
+                    "prepare logging", session_type, self, original, args, kwargs
+                )
+            except _Unbindable:
+                session = _FAILED
             if session is _FAILED:
                 return original(*args, **kwargs)
             return self._logged(session)
@@ -720,7 +757,7 @@ class _Autologger:
         session.attempt("log results", session.after, run, result)
         session.attempt("write metrics", run.workspace.runs.flush)
         if owned:
-            session.attempt("end the run", fluent.end_run, RunStatus.COMPLETED, run=run)
+            session.attempt("end the run", lambda: fluent.end_run(RunStatus.COMPLETED, run=run))
         return result
 
     def _acquire_run(self, flavor: str) -> tuple[ActiveRun, bool]:
@@ -767,7 +804,9 @@ def autolog(
     candidates (None: all). ``silent`` turns autolog's warnings into debug log records.
     """
     if max_tuning_runs is not None and (
-        not isinstance(max_tuning_runs, int) or isinstance(max_tuning_runs, bool) or max_tuning_runs < 0
+        not isinstance(max_tuning_runs, int)
+        or isinstance(max_tuning_runs, bool)
+        or max_tuning_runs < 0
     ):
         raise InvalidInputError(
             "The 'max_tuning_runs' parameter of autolog must be a non-negative int or None. "
