@@ -191,6 +191,8 @@ _FILTERS = st.sampled_from(
         "params.C not in ('1') and metrics.auc > 0.5",
         "metrics.missing > 0",
         "name like 'r1%'",
+        "tags.group like 'EVEN'",
+        "tags.group like 'e_en'",
     ]
 )
 

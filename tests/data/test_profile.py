@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelworks.data.profile import profile_table
+from modelworks.errors import InvalidInputError
 
 BANK = Path("/work/shared/datasets/bank-marketing/bankmarketing_train.csv")
 
@@ -251,6 +252,10 @@ def test_thresholds_are_parameters() -> None:
     assert cols["x"]["distinct_approximate"] is True
     assert cols["x"]["distinct"] == pytest.approx(1000, rel=0.03)
     assert cols["s"]["distinct"] == 37
+    with pytest.raises(InvalidInputError, match="sample_size must be a positive integer, got 0"):
+        profile_table(df, sample_size=0)
+    with pytest.raises(InvalidInputError, match="expects a pandas DataFrame, got list"):
+        profile_table([1, 2])  # type: ignore[arg-type]
     assert profile_table(df, sample_above=100, sample_size=50, seed=3) == profile_table(
         df, sample_above=100, sample_size=50, seed=3
     )

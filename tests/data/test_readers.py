@@ -109,9 +109,22 @@ def test_fsspec_urls_are_read(tmp_path: Path) -> None:
         fh.write("id,name,score\n1,ann,0.5\n")
     with fs.open(f"{root}/t/part-2.csv.gz", "wb") as fh:
         fh.write(gzip.compress(b"id,name,score\n2,bob,1.5\n3,cy,2.5\n"))
+    with fs.open(f"{root}/m/MLTable", "w") as fh:
+        fh.write("paths: [{pattern: ../t/*.csv}]\n")
+    with fs.open(f"{root}/m/data/a.csv", "w") as fh:
+        fh.write("id;name;score\n1;ann;0.5\n2;bob;1.5\n3;cy;2.5\n")
     try:
         same(read_table(f"{root}/t/part-1.csv"), FRAME.head(1))
         same(read_table(f"{root}/t"), FRAME)
+        with pytest.raises(
+            SpecError, match=r"paths\[0\]\.pattern: '\.\./t/\*\.csv' points outside"
+        ):
+            read_table(f"{root}/m")
+        with fs.open(f"{root}/m/MLTable", "w") as fh:
+            fh.write(
+                "paths: [{folder: ./data}]\ntransformations: [{read_delimited: {delimiter: ';'}}]\n"
+            )
+        same(read_table(f"{root}/m", "mltable"), FRAME)
         local = tmp_path / "f.csv"
         local.write_text("id,name,score\n1,ann,0.5\n")
         same(read_table(local.as_uri()), FRAME.head(1))
@@ -470,6 +483,7 @@ def test_mltable_random_sample_is_reproducible(tmp_path: Path) -> None:
 def test_plain_file_as_mltable_reads_like_uri_file(tmp_path: Path) -> None:
     path = write(tmp_path / "a.csv", "id,name,score\n1,ann,0.5\n2,bob,1.5\n3,cy,2.5\n")
     same(read_table(str(path), "mltable"), FRAME)
+    same(read_table(path), FRAME)  # a pathlib.Path works too
 
 
 def test_folder_without_mltable_file_is_not_an_mltable(tmp_path: Path) -> None:
@@ -668,6 +682,8 @@ def test_dataframe_to_files_column_names(tmp_path: Path) -> None:
     dup = pd.DataFrame([[1, 2]], columns=["a", "a"])
     with pytest.raises(InvalidInputError, match=r"duplicate column names \['a'\]"):
         dataframe_to_files(dup, str(tmp_path / "y"))
+    with pytest.raises(InvalidInputError, match="Could not write the DataFrame as Parquet"):
+        dataframe_to_files(pd.DataFrame({"c": [1 + 2j]}), str(tmp_path / "c"))
     mixed = pd.DataFrame({"m": [1, "two", 3.0]})
     with pytest.raises(InvalidInputError, match="Could not write the DataFrame as Parquet"):
         dataframe_to_files(mixed, str(tmp_path / "z"))

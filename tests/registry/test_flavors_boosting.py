@@ -33,7 +33,9 @@ def test_lightgbm_booster_is_saved_as_text(
 ) -> None:
     X, y = cancer
     booster = lgb.train(
-        {"objective": "binary", "verbose": -1, "num_threads": 1, "num_leaves": 7}, lgb.Dataset(X, y), 10
+        {"objective": "binary", "verbose": -1, "num_threads": 1, "num_leaves": 7},
+        lgb.Dataset(X, y),
+        10,
     )
     info = save_model(booster, tmp_path / "m", input_example=X.head(3))
     assert info.flavors == ["lightgbm", "python_function"]
@@ -77,7 +79,9 @@ def test_xgboost_booster_and_classifier(
 ) -> None:
     X, y = cancer
     booster = xgb.train(
-        {"objective": "binary:logistic", "max_depth": 3, "nthread": 1}, xgb.DMatrix(X, y), num_boost_round=8
+        {"objective": "binary:logistic", "max_depth": 3, "nthread": 1},
+        xgb.DMatrix(X, y),
+        num_boost_round=8,
     )
     save_model(booster, tmp_path / "b", input_example=X.head(3))
     conf = read_mlmodel(tmp_path / "b")["flavors"]
@@ -131,7 +135,9 @@ def test_xgboost_model_class_outside_xgboost_is_refused(
 
 def test_bare_booster_files_load(tmp_path: Path, cancer: tuple[pd.DataFrame, pd.Series]) -> None:
     X, y = cancer
-    booster = lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1}, lgb.Dataset(X, y), 5)
+    booster = lgb.train(
+        {"objective": "binary", "verbose": -1, "num_threads": 1}, lgb.Dataset(X, y), 5
+    )
     booster.save_model(str(tmp_path / "model.lgb"))
     np.testing.assert_allclose(load_model(tmp_path).predict(X), booster.predict(X))
 

@@ -94,9 +94,7 @@ def test_regressor_round_trip(tmp_path: Path) -> None:
 def _cancer_with_category() -> tuple[pd.DataFrame, pd.Series]:
     X, y = load_breast_cancer(return_X_y=True, as_frame=True)
     X = X.iloc[:, :5].copy()
-    X["size_band"] = pd.cut(X["mean radius"], [0, 12, 16, 100], labels=["s", "m", "l"]).astype(
-        str
-    )
+    X["size_band"] = pd.cut(X["mean radius"], [0, 12, 16, 100], labels=["s", "m", "l"]).astype(str)
     return X, y
 
 
@@ -150,7 +148,9 @@ def test_bare_folder_with_two_models_is_ambiguous(
 ) -> None:
     joblib.dump(classifier, tmp_path / "a.pkl")
     joblib.dump(classifier, tmp_path / "b.joblib")
-    with pytest.raises(InvalidInputError, match=r"several model files \(a\.pkl, b\.joblib\); it is ambiguous"):
+    with pytest.raises(
+        InvalidInputError, match=r"several model files \(a\.pkl, b\.joblib\); it is ambiguous"
+    ):
         load_model(tmp_path)
 
 
@@ -171,9 +171,7 @@ def test_unknown_model_type_lists_supported_types(tmp_path: Path) -> None:
     assert not (tmp_path / "m").exists()
 
 
-def test_explicit_flavor_must_fit_the_model(
-    tmp_path: Path, classifier: LogisticRegression
-) -> None:
+def test_explicit_flavor_must_fit_the_model(tmp_path: Path, classifier: LogisticRegression) -> None:
     with pytest.raises(InvalidInputError, match="xgboost flavor cannot save"):
         save_model(classifier, tmp_path / "m", flavor="xgboost")
     with pytest.raises(InvalidInputError, match="Unknown flavor 'keras'"):
@@ -188,13 +186,9 @@ def test_target_must_be_new_or_empty(tmp_path: Path, classifier: LogisticRegress
         save_model(classifier, tmp_path / "empty")
 
 
-def test_failed_save_leaves_nothing_behind(
-    tmp_path: Path, classifier: LogisticRegression
-) -> None:
+def test_failed_save_leaves_nothing_behind(tmp_path: Path, classifier: LogisticRegression) -> None:
     with pytest.raises(InvalidInputError, match="column 'mixed'"):
-        save_model(
-            classifier, tmp_path / "m", input_example=pd.DataFrame({"mixed": [1, "a"]})
-        )
+        save_model(classifier, tmp_path / "m", input_example=pd.DataFrame({"mixed": [1, "a"]}))
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(InvalidInputError, match="artifacts= is only for PythonModel"):
         save_model(classifier, tmp_path / "m", artifacts={"a": str(tmp_path)})

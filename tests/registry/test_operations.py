@@ -26,7 +26,9 @@ def _name() -> str:
     return f"clf-{uuid.uuid4().hex[:8]}"
 
 
-def test_log_register_alias_load_predict(ws: Any, cancer: tuple[pd.DataFrame, pd.Series], tmp_path: Path) -> None:
+def test_log_register_alias_load_predict(
+    ws: Any, cancer: tuple[pd.DataFrame, pd.Series], tmp_path: Path
+) -> None:
     X, y = cancer
     path = tmp_path / "cancer.csv"
     X.assign(target=y).to_csv(path, index=False)
@@ -56,11 +58,15 @@ def test_log_register_alias_load_predict(ws: Any, cancer: tuple[pd.DataFrame, pd
     assert (folder / "MLmodel").exists()
 
 
-def test_register_local_folder_and_errors(ws: Any, cancer: tuple[pd.DataFrame, pd.Series], tmp_path: Path) -> None:
+def test_register_local_folder_and_errors(
+    ws: Any, cancer: tuple[pd.DataFrame, pd.Series], tmp_path: Path
+) -> None:
     from modelworks.registry import save_model
 
     X, y = cancer
-    save_model(LogisticRegression(max_iter=2000).fit(X, y), str(tmp_path / "m"), input_example=X.head(3))
+    save_model(
+        LogisticRegression(max_iter=2000).fit(X, y), str(tmp_path / "m"), input_example=X.head(3)
+    )
     name = _name()
     ws.models.register(str(tmp_path / "m"), name=name, version=3, tags={"stage": "dev"})
     assert ws.models.get(name).version == "3"
@@ -76,7 +82,9 @@ def test_register_local_folder_and_errors(ws: Any, cancer: tuple[pd.DataFrame, p
         ws.models.load(name).predict(X.drop(columns=[X.columns[0]]).head())
 
 
-def test_mlflow_saved_model_registers_as_is(ws: Any, cancer: tuple[pd.DataFrame, pd.Series], tmp_path: Path) -> None:
+def test_mlflow_saved_model_registers_as_is(
+    ws: Any, cancer: tuple[pd.DataFrame, pd.Series], tmp_path: Path
+) -> None:
     import mlflow.sklearn
 
     X, y = cancer
@@ -99,4 +107,8 @@ def test_azure_model_yaml(ws: Any, cancer: tuple[pd.DataFrame, pd.Series], tmp_p
         f"name: {name}\npath: ./model\ntype: mlflow_model\ndescription: from yaml\n"
     )
     version = ws.models.create_from_spec(tmp_path / "model.yml")
-    assert (version.version, version.description, version.type) == ("1", "from yaml", "mlflow_model")
+    assert (version.version, version.description, version.type) == (
+        "1",
+        "from yaml",
+        "mlflow_model",
+    )

@@ -194,7 +194,11 @@ def test_booleans_datetimes_and_binary_convert_from_json_text() -> None:
         ]
     }
     df = pd.DataFrame(
-        {"flag": ["true", "0"], "when": ["2024-05-01T12:00:00", "2024-05-02"], "raw": ["YWI=", "eA=="]}
+        {
+            "flag": ["true", "0"],
+            "when": ["2024-05-01T12:00:00", "2024-05-02"],
+            "raw": ["YWI=", "eA=="],
+        }
     )
     out = enforce_signature(df, sig)
     assert out["flag"].tolist() == [True, False]
@@ -224,7 +228,9 @@ def test_any_non_numeric_text_is_refused_with_its_value(text: str, position: int
     values: list[object] = ["1.5"] * 6
     values[position] = text
     with pytest.raises(InvalidInputError) as err:
-        enforce_signature(pd.DataFrame({"x": values}), {"inputs": [{"name": "x", "type": "double"}]})
+        enforce_signature(
+            pd.DataFrame({"x": values}), {"inputs": [{"name": "x", "type": "double"}]}
+        )
     assert err.value.details["row"] == position
     assert err.value.details["value"] == repr(text)
 

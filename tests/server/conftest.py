@@ -21,8 +21,13 @@ class Tokens:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The shared server (info-level log, so tests can read its access log)."""
-    with LiveServer(tmp_path_factory.mktemp("served-ws"), log_level="info") as live:
+    """The shared server: info-level log (tests read its access log), and runs whose heartbeat
+    lapsed for 2 s are reaped (only runs that ever sent a heartbeat are concerned)."""
+    with LiveServer(
+        tmp_path_factory.mktemp("served-ws"),
+        log_level="info",
+        env={"MODELWORKS_HEARTBEAT_TIMEOUT": "2"},
+    ) as live:
         yield live
 
 

@@ -247,20 +247,19 @@ def test_openapi_lists_the_routes(server: LiveServer) -> None:
     assert "HTTPBearer" in document["components"]["securitySchemes"]
 
 
-def test_runs_whose_heartbeat_lapsed_are_marked_failed(tmp_path: Any) -> None:
-    with LiveServer(tmp_path / "ws", env={"MODELWORKS_HEARTBEAT_TIMEOUT": "1"}) as live:
-        store = RestMetadataStore(live.url, token=live.admin_token)
-        exp = store.create_experiment("reap")
-        silent = store.create_run(exp.id)  # never sent a heartbeat: left alone
-        dead = store.create_run(exp.id)
-        store.heartbeat(dead.id)
-        deadline = time.monotonic() + 60
-        while store.get_run(dead.id).status is RunStatus.RUNNING and time.monotonic() < deadline:
-            time.sleep(0.2)
-        reaped = store.get_run(dead.id)
-        assert reaped.status is RunStatus.FAILED
-        assert reaped.error and "heartbeat" in reaped.error
-        assert store.get_run(silent.id).status is RunStatus.RUNNING
+def test_runs_whose_heartbeat_lapsed_are_marked_failed(admin_meta: RestMetadataStore) -> None:
+    store = admin_meta  # the shared server reaps after 2 s without heartbeat
+    exp = store.create_experiment(f"reap-{_uniq()}")
+    silent = store.create_run(exp.id)  # never sent a heartbeat: left alone
+    dead = store.create_run(exp.id)
+    store.heartbeat(dead.id)
+    deadline = time.monotonic() + 60
+    while store.get_run(dead.id).status is RunStatus.RUNNING and time.monotonic() < deadline:
+        time.sleep(0.2)
+    reaped = store.get_run(dead.id)
+    assert reaped.status is RunStatus.FAILED
+    assert reaped.error and "heartbeat" in reaped.error
+    assert store.get_run(silent.id).status is RunStatus.RUNNING
 
 
 def test_server_start_up_imports_no_heavy_libraries() -> None:

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from _live_server import LiveServer
 
+from _live_server import LiveServer
 from modelworks.store.rest import RestMetadataStore
 
 PROCESSES = 16

@@ -478,7 +478,7 @@ def _rendered(draw: st.DrawFn) -> tuple[Expr, str, list[int]]:
     return _normalise(tree), writer.out, writer.positions
 
 
-@settings(max_examples=400)
+@settings(max_examples=200)
 @given(_rendered())
 def test_rendered_asts_parse_back_to_the_same_ast(case: tuple[Expr, str, list[int]]) -> None:
     expected, text, positions = case

@@ -21,6 +21,7 @@ import enum
 import functools
 import inspect
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -42,8 +43,6 @@ __all__ = [
     "OutputOpt",
     "RootGroup",
     "State",
-    "use_workspace_options",
-    "with_workspace_options",
     "cell",
     "emit",
     "err_console",
@@ -57,10 +56,14 @@ __all__ = [
     "out_console",
     "parse_tags",
     "pick_ref",
-    "require_name_and_path",
     "print_renderable",
+    "require_name_and_path",
+    "rows_table",
     "say",
+    "short_hash",
     "status",
+    "use_workspace_options",
+    "with_workspace_options",
     "workspace",
 ]
 
@@ -172,7 +175,7 @@ def with_workspace_options(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         location = kwargs.pop("mw_workspace", None)
         token = kwargs.pop("mw_token", None)
-        ctx = kwargs.pop("mw_ctx") if own_ctx else kwargs[ctx_name]
+        ctx = kwargs.pop("mw_ctx") if own_ctx else kwargs[str(ctx_name)]
         current = state(ctx)
         if location is not None:
             current.location = location
@@ -205,8 +208,20 @@ class RootGroup(TyperGroup):
             return super().invoke(ctx)
         except ModelworksError as e:
             fail(e.message)
+        except BrokenPipeError:  # `modelworks ... | head`: the reader left; stop quietly
+            _silence_stdout()
+            raise typer.Exit(1) from None
         except OSError as e:  # e.g. a download folder that cannot be written
             fail(f"{e.strerror or e}{f': {e.filename}' if e.filename else ''}")
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (e.g. a test's captured output)
+        pass
 
 
 def fail(message: str) -> NoReturn:
@@ -259,25 +274,18 @@ def require_name_and_path(name: str | None, path: str | None) -> tuple[str, str]
 # ---------------------------------------------------------------------------------- output
 
 
-_consoles: dict[str, Console] = {}
-
-
 def out_console() -> Console:
-    """The Rich console on stdout (resolves ``sys.stdout`` at each print)."""
-    if "out" not in _consoles:
-        from rich.console import Console
+    """A Rich console on stdout (made per use, so it follows the current stdout and COLUMNS)."""
+    from rich.console import Console
 
-        _consoles["out"] = Console(highlight=False, emoji=False)
-    return _consoles["out"]
+    return Console(highlight=False, emoji=False)
 
 
 def err_console() -> Console:
-    """The Rich console on stderr: errors, warnings, notes and progress."""
-    if "err" not in _consoles:
-        from rich.console import Console
+    """A Rich console on stderr: errors, warnings, notes and progress."""
+    from rich.console import Console
 
-        _consoles["err"] = Console(stderr=True, highlight=False, emoji=False)
-    return _consoles["err"]
+    return Console(stderr=True, highlight=False, emoji=False)
 
 
 def note(message: str, *, style: str = "dim") -> None:
@@ -322,20 +330,55 @@ def cell(value: Any, style: str = "") -> Text:
     return Text(str(value), style=style)
 
 
-def new_table(*columns: str, title: str | None = None, **column_options: Any) -> Table:
-    """A Rich table with the house style; ``column_options`` maps a column to its kwargs."""
+def new_table(
+    *columns: str, title: str | None = None, options: dict[str, dict[str, Any]] | None = None
+) -> Table:
+    """A Rich table with the house style; ``options`` maps a column to its ``add_column`` kwargs."""
     from rich import box
     from rich.table import Table
 
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
+    table = Table(
+        title=title,
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        title_justify="left",
+        title_style="bold",
+    )
     for column in columns:
-        table.add_column(column, **column_options.get(column, {}))
+        table.add_column(column, **(options or {}).get(column, {}))
     return table
 
 
 def add_row(table: Table, values: Iterable[Any]) -> None:
     """Add a row whose values are shown literally."""
     table.add_row(*(v if _is_renderable(v) else cell(v) for v in values))
+
+
+def rows_table(
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    title: str | None = None,
+    options: dict[str, dict[str, Any]] | None = None,
+    optional: Sequence[str] = (),
+) -> Table:
+    """A table of ``rows``, leaving out the ``optional`` columns that are empty in every row."""
+    rows = [list(r) for r in rows]
+    keep = [
+        i
+        for i, column in enumerate(columns)
+        if column not in optional or any(_is_filled(r[i]) for r in rows)
+    ]
+    table = new_table(*(columns[i] for i in keep), title=title, options=options)
+    for row in rows:
+        add_row(table, (row[i] for i in keep))
+    return table
+
+
+def _is_filled(value: Any) -> bool:
+    if _is_renderable(value):
+        return bool(str(value))
+    return value not in (None, "", [], {}, ())
 
 
 def _is_renderable(value: Any) -> bool:
@@ -376,11 +419,18 @@ def print_renderable(*items: Any) -> None:
 # ------------------------------------------------------------------------------ formatting
 
 
-def fmt_time(ms: int | None) -> str:
-    """Milliseconds since the epoch as local 'YYYY-MM-DD HH:MM:SS' ('' for None)."""
+def fmt_time(ms: int | None, *, short: bool = False) -> str:
+    """Milliseconds since the epoch as local 'YYYY-MM-DD HH:MM:SS' ('' for None).
+
+    ``short`` gives 'MM-DD HH:MM' for this year's times, for listings.
+    """
     if not ms:
         return ""
-    return dt.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+    moment = dt.datetime.fromtimestamp(ms / 1000)
+    if short:
+        same_year = moment.year == dt.datetime.now().year
+        return moment.strftime("%m-%d %H:%M" if same_year else "%Y-%m-%d")
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def fmt_duration(start_ms: int | None, end_ms: int | None) -> str:
@@ -408,6 +458,11 @@ def fmt_bytes(size: int | None) -> str:
             return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{size} B"  # unreachable
+
+
+def short_hash(digest: str) -> str:
+    """The first 16 hex digits of a sha256, enough for a human to compare."""
+    return f"{digest[:16]}…" if len(digest) > 16 else digest
 
 
 def fmt_number(value: Any) -> str:

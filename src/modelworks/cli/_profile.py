@@ -66,7 +66,7 @@ def _distribution(column: dict[str, Any]) -> str:
 
 def _summary_line(profile: dict[str, Any]) -> str:
     parts = [
-        f"{fmt_number(profile.get('rows'))} rows × {fmt_number(profile.get('columns'))} columns"
+        f"{fmt_number(profile.get('rows'))} rows, {fmt_number(profile.get('columns'))} columns"
     ]
     if profile.get("memory_bytes") is not None:
         parts.append(f"{fmt_bytes(profile['memory_bytes'])} in memory")
@@ -77,9 +77,7 @@ def _summary_line(profile: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def profile_renderables(
-    profile: dict[str, Any] | None, width: int = 80
-) -> list[RenderableType]:
+def profile_renderables(profile: dict[str, Any] | None, width: int = 80) -> list[RenderableType]:
     """The summary line and the column tables of ``profile`` (a note when there is none).
 
     Numeric columns and the others get separate tables so that each fits a terminal: the
@@ -87,7 +85,9 @@ def profile_renderables(
     width, leaves no room for all its bins), the other the most frequent values.
     """
     if not profile:
-        return [cell("No profile: only tabular data (mltable, tabular uri_file) is profiled.", "dim")]
+        return [
+            cell("No profile: only tabular data (mltable, tabular uri_file) is profiled.", "dim")
+        ]
     columns = profile.get("column_profiles") or []
     numeric = [c for c in columns if c.get("kind") == "numeric"]
     others = [c for c in columns if c.get("kind") != "numeric"]
@@ -99,7 +99,7 @@ def profile_renderables(
     return out
 
 
-_RIGHT = {"justify": "right", "no_wrap": True}
+_RIGHT: dict[str, Any] = {"justify": "right", "no_wrap": True}
 
 
 def _distinct_text(column: dict[str, Any]) -> str:
@@ -128,23 +128,28 @@ def _numeric_tables(columns: list[dict[str, Any]], width: int) -> list[Renderabl
         sparkline((column.get("histogram") or {}).get("counts") or []) for column in columns
     ]
     inline = fixed + 4 + max(len(h) for h in histograms) <= width
-    options = {
+    options: dict[str, dict[str, Any]] = {
         "column": {"style": "bold", "no_wrap": True},
         "dtype": {"no_wrap": True},
         "histogram": {"style": "cyan", "no_wrap": True},
         **{h: _RIGHT for h in headers[2:]},
     }
     table = new_table(
-        *headers, *(("histogram",) if inline else ()), title="Numeric columns", **options
+        *headers, *(("histogram",) if inline else ()), title="Numeric columns", options=options
     )
     for row, histogram in zip(rows, histograms, strict=True):
         add_row(table, (*row, histogram) if inline else row)
     if inline:
         return [table]
-    spark = new_table("column", "histogram (min → max)", title="Histograms", **{
-        "column": {"style": "bold", "no_wrap": True},
-        "histogram (min → max)": {"style": "cyan", "no_wrap": True},
-    })
+    spark = new_table(
+        "column",
+        "histogram (min → max)",
+        title="Histograms",
+        options={
+            "column": {"style": "bold", "no_wrap": True},
+            "histogram (min → max)": {"style": "cyan", "no_wrap": True},
+        },
+    )
     for row, histogram in zip(rows, histograms, strict=True):
         add_row(spark, (row[0], histogram))
     return [table, spark]
@@ -159,7 +164,7 @@ def _other_table(columns: list[dict[str, Any]]) -> RenderableType:
         "distinct",
         "values",
         title="Other columns",
-        **{
+        options={
             "column": {"style": "bold", "no_wrap": True},
             "dtype": {"no_wrap": True},
             "kind": {"no_wrap": True},
@@ -184,5 +189,3 @@ def _other_table(columns: list[dict[str, Any]]) -> RenderableType:
             ),
         )
     return table
-
-

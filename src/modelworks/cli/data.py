@@ -22,9 +22,11 @@ from modelworks.cli._common import (
     out_console,
     parse_tags,
     pick_ref,
-    require_name_and_path,
     print_renderable,
+    require_name_and_path,
+    rows_table,
     say,
+    short_hash,
     status,
     workspace,
 )
@@ -33,7 +35,9 @@ if TYPE_CHECKING:
     from modelworks.data.operations import DataAsset
     from modelworks.entities import DataVersion
 
-app = typer.Typer(help="Versioned data assets: register, list, show, download.", no_args_is_help=True)
+app = typer.Typer(
+    help="Versioned data assets: register, list, show, download.", no_args_is_help=True
+)
 
 TYPE_HELP = "uri_file, uri_folder or mltable (default: from the path)."
 
@@ -141,7 +145,7 @@ def _print_created(asset: DataAsset, created: bool) -> None:
     shape = ""
     if asset.profile:
         shape = (
-            f", {fmt_number(asset.profile.get('rows'))} rows × "
+            f", {fmt_number(asset.profile.get('rows'))} rows, "
             f"{fmt_number(asset.profile.get('columns'))} columns"
         )
     verb = "Registered " if created else "Unchanged: "
@@ -168,25 +172,29 @@ def list_(
     data = [_record_dict(a.record, profile=False) for a in assets]
 
     def render() -> None:
-        table = new_table(
-            "name", "version", "type", "rows", "columns", "created", "description", "tags"
-        )
-        for a in assets:
-            profile = a.profile or {}
-            version = f"{a.version} (archived)" if a.record.archived else a.version
-            add_row(
-                table,
+        table = rows_table(
+            ("name", "version", "type", "rows", "columns", "created", "description", "tags"),
+            (
                 (
                     a.name,
-                    version,
+                    f"{a.version} (archived)" if a.record.archived else a.version,
                     a.type,
-                    fmt_number(profile.get("rows")),
-                    fmt_number(profile.get("columns")),
-                    fmt_time(a.record.created_at),
+                    fmt_number((a.profile or {}).get("rows")),
+                    fmt_number((a.profile or {}).get("columns")),
+                    fmt_time(a.record.created_at, short=True),
                     a.description,
                     a.tags,
-                ),
-            )
+                )
+                for a in assets
+            ),
+            options={
+                **{c: {"no_wrap": True} for c in ("name", "version", "type", "created")},
+                "rows": {"no_wrap": True, "justify": "right"},
+                "columns": {"no_wrap": True, "justify": "right"},
+                "description": {"max_width": 40},
+            },
+            optional=("rows", "columns", "description", "tags"),
+        )
         print_renderable(table)
         if not assets:
             note("No data assets. Register one with `modelworks data create --name N --path P`.")
@@ -199,7 +207,9 @@ RefArg = Annotated[
     typer.Argument(help="bank@latest, bank:2, azureml:bank:2 or data:/bank/2.", show_default=False),
 ]
 NameOpt = Annotated[str | None, typer.Option("--name", "-n", help="Asset name (instead of REF).")]
-VersionOpt = Annotated[str | None, typer.Option("--version", "-v", help="Version (default: latest).")]
+VersionOpt = Annotated[
+    str | None, typer.Option("--version", "-v", help="Version (default: latest).")
+]
 
 
 def _get(ctx: typer.Context, ref: str | None, name: str | None, version: str | None) -> DataAsset:
@@ -240,7 +250,7 @@ def show(
                         + ", ".join(f.path for f in files[:5])
                         + (" …" if len(files) > 5 else ""),
                     ),
-                    ("content hash", record.content_hash),
+                    ("content hash", short_hash(record.content_hash)),
                 ],
                 title=f"Data asset {record.name}:{record.version}",
             ),
@@ -327,13 +337,20 @@ def lineage(
     }
 
     def render() -> None:
+        say("Lineage of ", (f"{record.name}:{record.version}", "bold"))
+        if not runs:
+            note("No run has recorded this version as an input yet.")
+            return
         runs_table = new_table("run id", "name", "status", "started", title="Read by runs")
         for r in runs:
             add_row(runs_table, (r.id, r.name, r.status.value, fmt_time(r.start_time)))
+        print_renderable(runs_table)
+        if not found["models"]:
+            note("Those runs registered no model.")
+            return
         models_table = new_table("model", "version", "run id", title="Models from those runs")
         for m in found["models"]:
             add_row(models_table, (m.name, m.version, m.run_id))
-        say("Lineage of ", (f"{record.name}:{record.version}", "bold"))
-        print_renderable(runs_table, models_table)
+        print_renderable(models_table)
 
     emit(output, data, render)

@@ -9,13 +9,12 @@ import typer
 from modelworks.cli._common import (
     Output,
     OutputOpt,
-    add_row,
     emit,
     fmt_time,
-    new_table,
     note,
     parse_tags,
     print_renderable,
+    rows_table,
     say,
     workspace,
 )
@@ -36,12 +35,20 @@ def list_(
     data = [e.to_dict() for e in experiments]
 
     def render() -> None:
-        table = new_table("name", "id", "created", "tags")
-        for e in experiments:
-            add_row(
-                table,
-                (f"{e.name} (deleted)" if e.deleted else e.name, e.id, fmt_time(e.created_at), e.tags),
-            )
+        table = rows_table(
+            ("name", "id", "created", "tags"),
+            (
+                (
+                    f"{e.name} (deleted)" if e.deleted else e.name,
+                    e.id,
+                    fmt_time(e.created_at, short=True),
+                    e.tags,
+                )
+                for e in experiments
+            ),
+            options={c: {"no_wrap": True} for c in ("id", "created")},
+            optional=("tags",),
+        )
         print_renderable(table)
         if not experiments:
             note("No experiments yet; runs create theirs, or use `modelworks experiment create`.")
@@ -58,7 +65,9 @@ def create(
 ) -> None:
     """Create an experiment."""
     created = workspace(ctx).experiments.create(name, tags=parse_tags(tag))
-    emit(output, created.to_dict(), lambda: say(f"Created experiment {created.name} ({created.id})."))
+    emit(
+        output, created.to_dict(), lambda: say(f"Created experiment {created.name} ({created.id}).")
+    )
 
 
 @app.command("delete")

@@ -1,7 +1,7 @@
 """``modelworks job ...``: jobs, i.e. runs: list, show, metrics, download their artifacts.
 
-A job is named by its run id or, when the value is not an id, by its name
-(``attributes.name``); an ambiguous name lists the matching ids.
+A job is named by its run id, by its name (``attributes.name``) or by the first characters
+of its id (at least 6, as ``job list`` shows 8); an ambiguous value lists the matching ids.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Jobs (runs): list, show, metrics, download outputs.", no_args_is_help=True)
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+_ID_PREFIX = re.compile(r"^[0-9a-f]{6,31}$")
+SHORT_ID = 8
 STATUS_STYLES = {
     "Completed": "green",
     "Failed": "bold red",
@@ -64,13 +66,16 @@ def _quote(value: str) -> str:
 
 
 def resolve_run(ws: Workspace, value: str) -> Run:
-    """The run whose id is ``value`` or, failing that, the one run named ``value``."""
+    """The run whose id is ``value``, else the one run named ``value``, else the one run
+    whose id starts with ``value``."""
     if _RUN_ID.match(value):
         try:
             return ws.runs.get(value)
         except NotFoundError:
             pass
     found = ws.runs.search(filter=f"attributes.name = {_quote(value)}", max_results=20)
+    if not found and _ID_PREFIX.match(value):
+        found = ws.runs.search(filter=f"attributes.id LIKE {_quote(value + '%')}", max_results=20)
     if len(found) == 1:
         return found[0]
     if not found:
@@ -79,7 +84,7 @@ def resolve_run(ws: Workspace, value: str) -> Run:
         )
     ids = ", ".join(r.id for r in found[:10])
     raise InvalidInputError(
-        f"{len(found)} jobs are named {value!r} ({ids}); give the run id instead."
+        f"{len(found)} jobs match {value!r} ({ids}); give the full run id instead."
     )
 
 
@@ -148,17 +153,24 @@ def list_(
             "started",
             "duration",
             *keys,
-            **{k: {"justify": "right"} for k in keys},
+            options={
+                "name": {"no_wrap": True},
+                "id": {"no_wrap": True},
+                "status": {"no_wrap": True},
+                "started": {"no_wrap": True},
+                "duration": {"no_wrap": True, "justify": "right"},
+                **{k: {"justify": "right"} for k in keys},
+            },
         )
         for r in runs:
             add_row(
                 table,
                 (
                     r.name,
-                    r.id,
+                    r.id[:SHORT_ID],
                     experiments.get(r.experiment_id, r.experiment_id),
                     _status_cell(r.status.value),
-                    fmt_time(r.start_time),
+                    fmt_time(r.start_time, short=True),
                     fmt_duration(r.start_time, r.end_time),
                     *(fmt_number(r.metrics.get(k)) for k in keys),
                 ),
@@ -222,7 +234,12 @@ def show(ctx: typer.Context, name_or_id: NameOrId, output: OutputOpt = Output.ta
             for c in children:
                 add_row(
                     table,
-                    (c.name, c.id, _status_cell(c.status.value), fmt_duration(c.start_time, c.end_time)),
+                    (
+                        c.name,
+                        c.id,
+                        _status_cell(c.status.value),
+                        fmt_duration(c.start_time, c.end_time),
+                    ),
                 )
             print_renderable(table)
 
@@ -247,7 +264,11 @@ def metrics(
 
     def render() -> None:
         table = new_table(
-            "step", "value", "time", title=f"{key} of {run.name}", **{"step": {"justify": "right"}}
+            "step",
+            "value",
+            "time",
+            title=f"{key} of {run.name}",
+            options={"step": {"justify": "right"}},
         )
         for m in history:
             add_row(table, (m.step, fmt_number(m.value), fmt_time(m.timestamp)))
@@ -256,7 +277,9 @@ def metrics(
     emit(output, data, render)
 
 
-def _artifact_path(ws: Workspace, run: Run, artifact_path: str | None, output_name: str | None) -> str:
+def _artifact_path(
+    ws: Workspace, run: Run, artifact_path: str | None, output_name: str | None
+) -> str:
     if artifact_path is not None and output_name is not None:
         raise typer.BadParameter(
             "give one of them, not both.", param_hint="'--artifact-path' / '--output-name'"

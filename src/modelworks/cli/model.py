@@ -20,9 +20,11 @@ from modelworks.cli._common import (
     note,
     parse_tags,
     pick_ref,
-    require_name_and_path,
     print_renderable,
+    require_name_and_path,
+    rows_table,
     say,
+    short_hash,
     status,
     workspace,
 )
@@ -32,7 +34,9 @@ if TYPE_CHECKING:
 
     from modelworks.entities import ModelVersion, RegisteredModel
 
-app = typer.Typer(help="Registered models: create, list, show, alias, download.", no_args_is_help=True)
+app = typer.Typer(
+    help="Registered models: create, list, show, alias, download.", no_args_is_help=True
+)
 
 RefArg = Annotated[
     str | None,
@@ -42,7 +46,9 @@ RefArg = Annotated[
     ),
 ]
 NameOpt = Annotated[str | None, typer.Option("--name", "-n", help="Model name (instead of REF).")]
-VersionOpt = Annotated[str | None, typer.Option("--version", "-v", help="Version (default: latest).")]
+VersionOpt = Annotated[
+    str | None, typer.Option("--version", "-v", help="Version (default: latest).")
+]
 
 
 def _version_dict(record: ModelVersion) -> dict[str, Any]:
@@ -77,7 +83,9 @@ def create(
     name: Annotated[str | None, typer.Option("--name", "-n", help="Model name.")] = None,
     path: Annotated[
         str | None,
-        typer.Option("--path", "-p", help="runs:/<run_id>/<path>, models:/..., or a local folder/file."),
+        typer.Option(
+            "--path", "-p", help="runs:/<run_id>/<path>, models:/..., or a local folder/file."
+        ),
     ] = None,
     file: Annotated[
         Path | None, typer.Option("--file", "-f", help="Azure ML model YAML (name, path, ...).")
@@ -153,57 +161,70 @@ def list_(
 
 
 def _print_models(models: list[RegisteredModel]) -> None:
-    table = new_table("name", "latest", "aliases", "updated", "description", "tags")
-    for m in models:
-        aliases = ", ".join(f"@{a}→{v}" for a, v in sorted(m.aliases.items()))
-        add_row(
-            table,
-            (m.name, m.latest_version, aliases, fmt_time(m.updated_at), m.description, m.tags),
-        )
+    table = rows_table(
+        ("name", "latest", "aliases", "updated", "description", "tags"),
+        (
+            (
+                m.name,
+                m.latest_version,
+                ", ".join(f"@{a}→{v}" for a, v in sorted(m.aliases.items())),
+                fmt_time(m.updated_at, short=True),
+                m.description,
+                m.tags,
+            )
+            for m in models
+        ),
+        options={c: {"no_wrap": True} for c in ("latest", "updated")},
+        optional=("aliases", "description", "tags"),
+    )
     print_renderable(table)
     if not models:
         note("No models. Register one with `modelworks model create --name N --path P`.")
 
 
 def _print_versions(versions: list[ModelVersion]) -> None:
-    table = new_table("name", "version", "type", "flavors", "aliases", "run", "created", "tags")
-    for v in versions:
-        add_row(
-            table,
+    table = rows_table(
+        ("name", "version", "type", "flavors", "aliases", "run", "created", "tags"),
+        (
             (
                 v.name,
                 f"{v.version} (archived)" if v.archived else v.version,
                 v.type,
                 v.flavors,
                 ", ".join(f"@{a}" for a in v.aliases),
-                v.run_id,
-                fmt_time(v.created_at),
+                (v.run_id or "")[:8],
+                fmt_time(v.created_at, short=True),
                 v.tags,
-            ),
-        )
+            )
+            for v in versions
+        ),
+        options={c: {"no_wrap": True} for c in ("version", "type", "run", "created")},
+        optional=("flavors", "aliases", "run", "tags"),
+    )
     print_renderable(table)
 
 
-def _get(ctx: typer.Context, ref: str | None, name: str | None, version: str | None) -> ModelVersion:
+def _get(
+    ctx: typer.Context, ref: str | None, name: str | None, version: str | None
+) -> ModelVersion:
     return workspace(ctx).models.get(pick_ref(ref, name, "model"), version)
 
 
 def _signature_table(title: str, specs: list[dict[str, Any]] | None) -> Table | None:
+    """Columns (name, type, required) of one side of a signature; tensors add dtype/shape."""
     if not specs:
         return None
-    table = new_table("name", "type", "required", "shape", title=title)
+    tensors = any(spec.get("type") == "tensor" for spec in specs)
+    table = new_table("name", "type", "required", *(("shape",) if tensors else ()), title=title)
     for spec in specs:
         tensor = spec.get("tensor-spec") or {}
-        kind = f"tensor {tensor.get('dtype', '')}".strip() if spec.get("type") == "tensor" else spec.get("type")
-        add_row(
-            table,
-            (
-                spec.get("name", ""),
-                kind,
-                "yes" if spec.get("required", True) else "no",
-                tensor.get("shape", ""),
-            ),
-        )
+        kind = spec.get("type")
+        if kind == "tensor":
+            kind = f"tensor {tensor.get('dtype', '')}".strip()
+        row = [spec.get("name", ""), kind, "yes" if spec.get("required", True) else "no"]
+        if tensors:
+            row.append(tensor.get("shape", ""))
+        add_row(table, row)
     return table
 
 
@@ -232,7 +253,7 @@ def show(
                     ("description", record.description),
                     ("tags", record.tags),
                     ("archived", "yes" if record.archived else None),
-                    ("content hash", record.content_hash),
+                    ("content hash", short_hash(record.content_hash)),
                 ],
                 title=f"Model {record.name}:{record.version}",
             )
@@ -361,6 +382,9 @@ def lineage(
                 title="Produced by",
             )
         )
+        if not found["data"]:
+            note("The run recorded no data asset inputs.")
+            return
         table = new_table("data asset", "version", title="Data the run read")
         for edge in found["data"]:
             add_row(table, (edge.name, edge.version))

@@ -16,12 +16,11 @@ import typer
 from modelworks.cli._common import (
     Output,
     OutputOpt,
-    add_row,
     emit,
     fmt_time,
-    new_table,
     note,
     print_renderable,
+    rows_table,
     say,
     workspace,
 )
@@ -64,19 +63,22 @@ def list_(ctx: typer.Context, output: OutputOpt = Output.table) -> None:
     tokens = workspace(ctx).meta.list_tokens()
 
     def render() -> None:
-        table = new_table("id", "name", "role", "created", "last used", "revoked")
-        for t in tokens:
-            add_row(
-                table,
+        table = rows_table(
+            ("id", "name", "role", "created", "last used", "revoked"),
+            (
                 (
                     t.id,
                     t.name,
                     t.role,
-                    fmt_time(t.created_at),
-                    fmt_time(t.last_used_at),
+                    fmt_time(t.created_at, short=True),
+                    fmt_time(t.last_used_at, short=True),
                     "revoked" if t.revoked else "",
-                ),
-            )
+                )
+                for t in tokens
+            ),
+            options={c: {"no_wrap": True} for c in ("id", "name", "role", "created", "last used")},
+            optional=("last used", "revoked"),
+        )
         print_renderable(table)
         if not tokens:
             note("No tokens. Create one with `modelworks token create --name N --role reader`.")

@@ -55,7 +55,9 @@ def init(
     ctx: typer.Context,
     path: Annotated[
         str | None,
-        typer.Argument(help="Workspace folder (default: the global --workspace).", show_default=False),
+        typer.Argument(
+            help="Workspace folder (default: the global --workspace).", show_default=False
+        ),
     ] = None,
     metadata_uri: Annotated[
         str | None,
@@ -64,14 +66,14 @@ def init(
         ),
     ] = None,
     artifact_uri: Annotated[
-        str | None, typer.Option("--artifact-uri", help="Blob store: a folder or s3://bucket/prefix.")
+        str | None,
+        typer.Option("--artifact-uri", help="Blob store: a folder or s3://bucket/prefix."),
     ] = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Create a workspace (a metadata database and a blob store) and print where they are."""
-    from modelworks.workspace import Workspace
-
     from modelworks.config import load_config
+    from modelworks.workspace import Workspace
 
     location = path if path is not None else state(ctx).location
     _check_local(location, "init")

@@ -19,8 +19,9 @@ studio. Its shape (``profile_version`` 1)::
      ]}
 
 Counts, missing values, min/max/mean/std and top values are exact over all rows. Distinct
-counts are exact up to 100,000 rows and a HyperLogLog estimate (about 1% error) above, marked
-``distinct_approximate``. Tables above 1,000,000 rows compute quantiles and histograms on a
+counts of numeric and datetime columns are exact up to 100,000 rows and a HyperLogLog estimate
+(about 1% error) above, marked ``distinct_approximate``; other columns count their values
+exactly anyway (for the top values), so their distinct count is always exact. Tables above 1,000,000 rows compute quantiles and histograms on a
 random sample of 100,000 rows, named in ``sampled_rows``.
 """
 
@@ -79,6 +80,8 @@ def profile_table(
         raise InvalidInputError(
             f"profile_table expects a pandas DataFrame, got {df.__class__.__name__}."
         )
+    if sample_size < 1:
+        raise InvalidInputError(f"sample_size must be a positive integer, got {sample_size}.")
     rows = len(df)
     positions = None
     if rows > sample_above and sample_size < rows:
@@ -122,7 +125,14 @@ def _profile_column(
         "missing": missing,
         "missing_fraction": missing / rows if rows else 0.0,
     }
-    out["distinct"], out["distinct_approximate"] = _distinct(present, approximate)
+    if kind in ("numeric", "datetime"):
+        out["distinct"], out["distinct_approximate"] = _distinct(present, approximate)
+    else:  # the exact value counts are needed for the top values anyway
+        counts = _value_counts(present)
+        out["distinct"], out["distinct_approximate"] = len(counts), False
+        out["top_values"] = [
+            {"value": _json_value(v), "count": int(c)} for v, c in counts.head(TOP_VALUES).items()
+        ]
     if kind == "string":  # categorical if its values repeat enough, else free text
         kind = out["kind"] = _string_kind(out["distinct"], len(present))
     if kind == "numeric":
@@ -131,11 +141,9 @@ def _profile_column(
     elif kind == "datetime":
         out["min"] = _iso(present.min()) if len(present) else None
         out["max"] = _iso(present.max()) if len(present) else None
-    else:
-        out["top_values"] = _top_values(present)
-        if kind == "text":
-            lengths = present.astype(str).str.len()
-            out["mean_length"] = float(lengths.mean()) if len(lengths) else None
+    elif kind == "text":
+        lengths = present.astype(str).str.len()
+        out["mean_length"] = float(lengths.mean()) if len(lengths) else None
     return out
 
 
@@ -195,6 +203,7 @@ def _string_kind(distinct: int, present: int) -> str:
 
 
 def _distinct(present: pd.Series, approximate: bool) -> tuple[int, bool]:
+    """Exact distinct count, or a HyperLogLog estimate when ``approximate``."""
     if not approximate:
         try:
             return int(present.nunique(dropna=True)), False
@@ -219,8 +228,9 @@ def _hyperloglog(present: pd.Series) -> int:
     rest_bits = 64 - p
     buckets = (hashes >> np.uint64(rest_bits)).astype(np.intp)
     rest = (hashes & np.uint64((1 << rest_bits) - 1)).astype(np.float64)  # exact below 2**53
-    _, bit_length = np.frexp(rest)
-    ranks = (rest_bits - bit_length + 1).astype(np.uint8)
+    # bit length = the float's biased exponent - 1022 (and 0 for 0), read straight from its bits
+    exponent = (rest.view(np.uint64) >> np.uint64(52)).astype(np.int16) - 1022
+    ranks = (rest_bits + 1 - np.maximum(exponent, 0)).astype(np.uint8)
     registers = np.zeros(m, dtype=np.uint8)
     np.maximum.at(registers, buckets, ranks)
     alpha = 0.7213 / (1 + 1.079 / m)
@@ -275,21 +285,22 @@ def _histogram(values: np.ndarray) -> dict[str, list[Any]]:
         delta = max(0.5, abs(lo) * 1e-9)
         lo, hi = max(lo - delta, -sys.float_info.max), min(hi + delta, sys.float_info.max)
     with np.errstate(all="ignore"):
-        edges = np.linspace(lo, hi, HISTOGRAM_BINS + 1)
-        if not np.all(np.isfinite(edges)):  # hi - lo overflows: build the edges at half scale
+        if math.isfinite(hi - lo):  # equal-width bins: numpy's fast path, no sort
+            counts, edges = np.histogram(values, bins=HISTOGRAM_BINS, range=(lo, hi))
+        else:  # hi - lo overflows: build the edges at half scale
             edges = np.linspace(lo / 2, hi / 2, HISTOGRAM_BINS + 1) * 2
-        edges[0], edges[-1] = min(edges[0], values.min()), max(edges[-1], values.max())
-        counts, _ = np.histogram(values, bins=edges)
+            edges[0], edges[-1] = lo, hi
+            counts, _ = np.histogram(values, bins=edges)
     return {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}
 
 
-def _top_values(present: pd.Series) -> list[dict[str, Any]]:
+def _value_counts(present: pd.Series) -> pd.Series:
+    """Counts of each value, most frequent first (unused categories left out)."""
     try:
         counts = present.value_counts(dropna=True, sort=True)
     except TypeError:
         counts = _as_text(present).value_counts(dropna=True, sort=True)
-    counts = counts[counts > 0].head(TOP_VALUES)
-    return [{"value": _json_value(v), "count": int(c)} for v, c in counts.items()]
+    return counts[counts > 0]
 
 
 def _iso(value: Any) -> str | None:

@@ -23,6 +23,7 @@ import io
 import os
 import posixpath
 import re
+from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -93,7 +94,7 @@ def table_format(name: str) -> tuple[str, Compression] | None:
 # --------------------------------------------------------------------------------- public API
 
 
-def read_table(path: str, type: str = "auto", **options: Any) -> pd.DataFrame:
+def read_table(path: str | os.PathLike[str], type: str = "auto", **options: Any) -> pd.DataFrame:
     """Read a data asset (``uri_file``, ``uri_folder`` or ``mltable``) as a DataFrame.
 
     ``type="auto"`` picks by what ``path`` is: a folder with an ``MLTable`` file (or the
@@ -108,6 +109,7 @@ def read_table(path: str, type: str = "auto", **options: Any) -> pd.DataFrame:
         raise InvalidInputError(
             f"Unknown data type {type!r}; expected one of auto, {', '.join(DATA_TYPES)}."
         )
+    path = os.fspath(path) if isinstance(path, os.PathLike) else path
     fs, root = _filesystem(path)
     if not fs.exists(root):
         raise NotFoundError(
@@ -239,7 +241,7 @@ def dataframe_to_files(df: pd.DataFrame, folder: str) -> list[str]:
             f"dataframe_to_files expects a pandas DataFrame, got {df.__class__.__name__}."
         )
     names = [str(c) for c in df.columns]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+    duplicates = sorted(n for n, count in Counter(names).items() if count > 1)
     if duplicates:
         raise InvalidInputError(
             f"The DataFrame has duplicate column names {duplicates}; a table needs unique "
@@ -249,9 +251,11 @@ def dataframe_to_files(df: pd.DataFrame, folder: str) -> list[str]:
         df = df.set_axis(names, axis=1)
     os.makedirs(folder, exist_ok=True)
     data_path = os.path.join(folder, "data.parquet")
+    import pyarrow as pa
+
     try:
         df.to_parquet(data_path)
-    except (TypeError, ValueError) as e:  # pyarrow's ArrowInvalid/ArrowTypeError subclass these
+    except (pa.ArrowException, TypeError, ValueError) as e:
         with contextlib.suppress(OSError):
             os.remove(data_path)
         raise InvalidInputError(

@@ -12,7 +12,12 @@ import os
 import sys
 
 from modelworks.config import ENV_HEARTBEAT_TIMEOUT, ENV_TOKEN, is_url, load_config
-from modelworks.errors import ConflictError, InvalidInputError, NotFoundError
+from modelworks.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
 from modelworks.server.tokens import create_token as _create_token
 from modelworks.server.tokens import hash_token
 from modelworks.store import open_blobs, open_metadata
@@ -41,10 +46,13 @@ def ensure_admin_token(meta: MetadataStore, *, env_token: str | None = None) -> 
         try:
             existing = meta.get_token_by_hash(digest)
         except NotFoundError:
-            meta.create_token(
-                name="admin (from MODELWORKS_ADMIN_TOKEN)", role="admin", token_hash=digest
-            )
-            return None
+            try:
+                meta.create_token(
+                    name="admin (from MODELWORKS_ADMIN_TOKEN)", role="admin", token_hash=digest
+                )
+                return None
+            except AlreadyExistsError:  # another server process registered it just now
+                existing = meta.get_token_by_hash(digest)
         if existing.revoked or existing.role != "admin":
             raise ConflictError(
                 f"{ENV_ADMIN_TOKEN} names token {existing.name!r}, which is "

@@ -415,7 +415,9 @@ def parse_filter(text: str | None) -> Expr | None:
     Raises InvalidFilterError whose message names the position and shows it with a caret.
     """
     if text is not None and not isinstance(text, str):
-        raise InvalidFilterError(f"A filter must be a string, got {type(text).__name__}.")
+        raise InvalidFilterError(
+            f"A filter must be a string, got {type(text).__name__}.", position=0
+        )
     if text is None or not text.strip():
         return None
     parser = _Parser(text)

@@ -9,6 +9,7 @@ are the optional extra ``modelworks[onnx]``.
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -49,6 +50,7 @@ SUPPORTED_TYPES = "onnx.ModelProto or the path of a .onnx file"
 MODEL_FILE = "model.onnx"
 _EXTRA_HINT = "Install the ONNX extra: pip install 'modelworks[onnx]'"
 _LABEL_OUTPUTS = ("label", "output_label")
+_SANITISE = re.compile(r"[^A-Za-z0-9_]")
 _PROBA_OUTPUTS = ("probabilities", "output_probability")
 _ORT_DTYPES = {
     "tensor(float)": "float32",
@@ -73,6 +75,20 @@ def _require(module: str) -> Any:
         raise MissingDependencyError(
             f"ONNX models need the {module!r} package. {_EXTRA_HINT}"
         ) from e
+
+
+def _columns_by_input_name(df: Any) -> dict[str, Any]:
+    """Column labels keyed by their own name and by skl2onnx's sanitised form of it.
+
+    skl2onnx names per-column inputs with every character outside ``[A-Za-z0-9_]`` replaced by
+    ``_`` ("mean radius" → "mean_radius"), so both spellings must find the column.
+    """
+    found: dict[str, Any] = {}
+    for column in df.columns:
+        found.setdefault(_SANITISE.sub("_", str(column)), column)
+    for column in df.columns:
+        found[str(column)] = column
+    return found
 
 
 class OnnxPredictor(Predictor):
@@ -106,11 +122,11 @@ class OnnxPredictor(Predictor):
                 raise InvalidInputError(f"The ONNX model needs inputs {names}; missing {missing}.")
             return {i.name: self._cast(data[i.name], i.type) for i in self.inputs}
         if isinstance(data, pd.DataFrame):
-            columns = {str(c) for c in data.columns}
-            if (len(self.inputs) > 1 or names[0] in columns) and set(names) <= columns:
+            columns = _columns_by_input_name(data)
+            if (len(self.inputs) > 1 or names[0] in columns) and set(names) <= set(columns):
                 feeds = {}
                 for i in self.inputs:
-                    column = data[i.name].to_numpy()
+                    column = data[columns[i.name]].to_numpy()
                     if len(i.shape) == 2:
                         column = column.reshape(-1, 1)
                     feeds[i.name] = self._cast(column, i.type)
@@ -256,7 +272,8 @@ def to_onnx(sklearn_model: Any, sample_df: Any) -> Any:
 
     An all-numeric frame becomes one float input ``input`` of shape ``[None, n_columns]``; a frame
     with text columns becomes one ``[None, 1]`` input per column, named like the column (what a
-    ColumnTransformer selecting by name needs). Classifiers output ``label`` and a
+    ColumnTransformer selecting by name needs; skl2onnx replaces characters outside
+    ``[A-Za-z0-9_]`` in those names by ``_``, and scoring matches either spelling). Classifiers output ``label`` and a
     ``probabilities`` tensor (no ZipMap).
     """
     import pandas as pd
@@ -267,7 +284,10 @@ def to_onnx(sklearn_model: Any, sample_df: Any) -> Any:
 
     if not isinstance(sample_df, pd.DataFrame):
         sample_df = pd.DataFrame(sample_df)
-    numeric = all(pd.api.types.is_numeric_dtype(sample_df[c]) for c in sample_df.columns)
+    numeric = all(
+        pd.api.types.is_numeric_dtype(sample_df[c]) and not pd.api.types.is_bool_dtype(sample_df[c])
+        for c in sample_df.columns
+    )
     if numeric:
         initial_types = [("input", data_types.FloatTensorType([None, sample_df.shape[1]]))]
     else:

@@ -110,7 +110,9 @@ class _MlflowAdapter:
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         return self._predictor.predict(data)
 
-    def unwrap_python_model(self) -> Any:
+    @property
+    def python_model(self) -> Any:
+        """The PythonModel (what ``PyFuncModel.unwrap_python_model()`` reads)."""
         return self._predictor.native
 
 

@@ -13,12 +13,14 @@
 from __future__ import annotations
 
 import heapq
+import logging
 import os
 import re
 from typing import Any, BinaryIO, cast
 
 import anyio.to_thread
 from fastapi import APIRouter, Request
+from starlette.requests import ClientDisconnect
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from modelworks.entities import ArtifactEntry
@@ -29,6 +31,7 @@ from modelworks.server.streams import RequestBodyReader, iter_file
 from modelworks.store.base import BlobStore
 
 router = APIRouter(prefix="/blobs", tags=["blobs"])
+logger = logging.getLogger("modelworks.server")
 
 _RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$")
 _MAX_PAGE = 10_000
@@ -113,7 +116,8 @@ async def get_blob(digest: str, request: Request, blobs: Blobs) -> Response:
     )
 
 
-async def _store_body(request: Request, blobs: BlobStore, expected: str | None) -> ArtifactEntry:
+async def _store_body(request: Request, blobs: BlobStore, expected: str | None) -> Response:
+    """Stream the request body into ``blobs.put_stream``; answer the stored entry (201)."""
     chunks = request.stream()
     reader = RequestBodyReader(chunks)
 
@@ -121,27 +125,29 @@ async def _store_body(request: Request, blobs: BlobStore, expected: str | None) 
         return blobs.put_stream(cast(BinaryIO, reader), expected_digest=expected)
 
     try:
-        return await anyio.to_thread.run_sync(put)
+        entry = await anyio.to_thread.run_sync(put)
+    except ClientDisconnect:  # nothing was stored, and nobody is left to answer
+        logger.info("%s %s: the client disconnected mid-upload", request.method, request.url.path)
+        return Response(status_code=400)
     except ModelworksError:
         # Read the rest of the body so that the client gets to read this error.
         if not reader.at_eof:
             async for _ in chunks:
                 pass
         raise
+    return JSON(entry.to_dict(), status_code=201)
 
 
 @router.put("/{digest:seg}", status_code=201)
 async def put_blob(digest: str, request: Request, blobs: Blobs) -> Response:
     """Store the request body as the blob ``digest``; 422 if its sha256 differs."""
-    entry = await _store_body(request, blobs, digest)
-    return JSON(entry.to_dict(), status_code=201)
+    return await _store_body(request, blobs, digest)
 
 
 @router.post("", status_code=201)
 async def post_blob(request: Request, blobs: Blobs) -> Response:
     """Store the request body; answers its entry (digest and size)."""
-    entry = await _store_body(request, blobs, None)
-    return JSON(entry.to_dict(), status_code=201)
+    return await _store_body(request, blobs, None)
 
 
 @router.delete("/{digest:seg}", status_code=204)

@@ -112,7 +112,13 @@ class _ResponseReader(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         if not self._buffer:
-            self._buffer = next(self._chunks, b"")
+            try:
+                self._buffer = next(self._chunks, b"")
+            except httpx.TransportError as e:
+                raise StoreUnavailableError(
+                    f"The connection to {self._response.request.url} broke while reading the "
+                    f"blob ({e or type(e).__name__}); open it again (get_file resumes).",
+                ) from e
         n = min(len(buffer), len(self._buffer))
         buffer[:n] = self._buffer[:n]
         self._buffer = self._buffer[n:]

@@ -62,6 +62,7 @@ def _sqlite_engine(url: str, *, write: bool) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA case_sensitive_like=ON")  # LIKE is case-sensitive, as on PostgreSQL
         cursor.close()
 
     begin = "BEGIN IMMEDIATE" if write else "BEGIN"
