@@ -8,6 +8,7 @@ import shutil
 import threading
 import warnings
 from collections.abc import Iterator
+from multiprocessing.pool import ThreadPool
 from pathlib import Path
 from typing import Any
 
@@ -237,6 +238,32 @@ def test_fits_nested_in_joblib_threads_do_not_log(autologged, iris) -> None:
     IsolationForest(n_estimators=6, n_jobs=2, random_state=0).fit(iris[0])
     run = only_run(autologged)
     assert run.tags["estimator_name"] == "IsolationForest"
+
+
+_rendezvous = threading.Barrier(2, timeout=60)
+
+
+class RendezvousRidge(Ridge):
+    """A Ridge whose predict waits for a second thread to predict too, so that two fits are
+    certainly being logged (training metrics call predict) at the same time."""
+
+    def predict(self, X: Any) -> Any:
+        _rendezvous.wait()
+        return super().predict(X)
+
+
+def test_overlapping_fits_in_a_user_thread_pool_each_log(ws, diabetes) -> None:
+    x, y = diabetes
+    _rendezvous.reset()
+    autolog(workspace=ws, log_models=False)
+    try:
+        with ThreadPool(2) as pool:
+            pool.map(lambda alpha: RendezvousRidge(alpha=alpha).fit(x, y), [0.5, 2.0])
+    finally:
+        autolog(disable=True)
+    runs = all_runs(ws)
+    assert sorted(r.params["alpha"] for r in runs) == ["0.5", "2.0"]
+    assert all("training_r2_score" in r.metrics for r in runs)
 
 
 def test_concurrent_fits_in_user_threads_each_log(autologged, iris) -> None:

@@ -26,7 +26,13 @@ if TYPE_CHECKING:
 __all__ = ["DataAsset", "DataOperations"]
 
 TYPES = ("uri_file", "uri_folder", "mltable")
-TABULAR_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".json", ".jsonl", ".feather", ".gz")
+TABULAR_HINT = "csv, tsv, parquet, json, jsonl or feather, optionally compressed"
+
+
+def _is_tabular(name: str) -> bool:
+    from modelworks.data.readers import table_format
+
+    return table_format(name) is not None
 
 
 def _owner(name: str, version: str) -> str:
@@ -215,7 +221,7 @@ class DataOperations:
         sources = [local] if local.is_file() else sorted(p for p in local.rglob("*") if p.is_file())
         files = []
         for source in sources:
-            if not source.name.lower().endswith(TABULAR_SUFFIXES):
+            if not _is_tabular(source.name):
                 continue
             relative = source.name if local.is_file() else source.relative_to(local).as_posix()
             target = folder / relative
@@ -224,7 +230,7 @@ class DataOperations:
             files.append(relative)
         if not files:
             raise InvalidInputError(
-                f"{str(local)!r} holds no tabular file ({', '.join(TABULAR_SUFFIXES)}) to make an mltable from."
+                f"{str(local)!r} holds no tabular file ({TABULAR_HINT}) to make an mltable from."
             )
         write_mltable(str(folder), files)
         return folder
@@ -244,7 +250,7 @@ class DataOperations:
     @staticmethod
     def _profile(local: Path, type_: str) -> dict[str, Any] | None:
         if type_ == "uri_folder" or (
-            type_ == "uri_file" and not local.name.lower().endswith(TABULAR_SUFFIXES)
+            type_ == "uri_file" and not _is_tabular(local.name)
         ):
             return None
         from modelworks.data.profile import profile_table

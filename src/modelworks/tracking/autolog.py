@@ -8,8 +8,8 @@ autologging:
 
 - Only the outermost fit logs. Fits nested inside a Pipeline, a meta-estimator, a search or an
   ``LGBMClassifier.fit`` that calls ``lightgbm.train`` run unlogged. The depth is a ContextVar,
-  so concurrent fits in different threads or asyncio tasks each log; fits that joblib's
-  threading backend runs in its pool while an outer fit is in progress count as nested.
+  so concurrent fits in different threads or asyncio tasks each log; fits that joblib runs in
+  its thread pool while an outer fit is in progress count as nested.
 - The wrappers never break the user's code: an error raised while logging becomes an
   :class:`AutologWarning` and the fit's result is returned unchanged; an error raised by the
   fit itself propagates unchanged (a run autolog started is then ended as Failed).
@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelworks._validation import MAX_PARAM_VALUE_LENGTH, validate_key
 from modelworks.entities import RunStatus
-from modelworks.errors import InvalidInputError, ModelworksError
+from modelworks.errors import InvalidInputError
 from modelworks.tracking import fluent
 
 if TYPE_CHECKING:
@@ -170,6 +170,18 @@ def _fit_inputs(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str,
         if extra:
             weight = (bound.get(extra[0]) or {}).get("sample_weight")
     return x, y, weight
+
+
+def _in_joblib_task() -> bool:
+    """True inside a task a ``joblib.Parallel`` call runs: joblib activates its nested
+    backend (nesting level 1 or more) around each task."""
+    try:
+        from joblib.parallel import get_active_backend
+
+        backend, _ = get_active_backend()
+    except Exception:  # noqa: BLE001 - no joblib, or a joblib without this API
+        return False
+    return int(getattr(backend, "nesting_level", 0) or 0) >= 1
 
 
 def _estimator_tags(estimator: Any) -> dict[str, str]:
@@ -306,7 +318,7 @@ def _score(estimator: Any, x: Any, y: Any, weight: Any) -> Any:
 class _Session:
     """One outermost training call: what to log before it, how to call it, what to log after.
 
-    Every step goes through ``report`` on failure, so a logging error never reaches the user.
+    Every step goes through ``attempt``, so a logging error never reaches the user.
     """
 
     flavor = "sklearn"
@@ -384,7 +396,7 @@ class _Session:
             try:
                 client.log_model(run.id, model, "model", input_example=example)
                 return
-            except ModelworksError as e:
+            except InvalidInputError as e:
                 self.autologger.warn(
                     f"The model's input example could not be used ({e}); logging the model "
                     "without input example and signature."
@@ -703,13 +715,9 @@ class _Autologger:
     def _is_outermost(self) -> bool:
         if not self.enabled or _depth.get() > 0:
             return False
-        if self._outermost_in_progress:
-            from multiprocessing.dummy import DummyProcess
-
-            # joblib's threading backend runs nested fits in a ThreadPool, whose threads do
-            # not inherit our ContextVar.
-            return not isinstance(threading.current_thread(), DummyProcess)
-        return True
+        # joblib's threading backend runs nested fits in pool threads, which do not inherit
+        # our ContextVar; a user's own threads are not joblib tasks and log their fits.
+        return not (self._outermost_in_progress and _in_joblib_task())
 
     def dispatch(
         self,
