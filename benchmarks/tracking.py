@@ -60,17 +60,32 @@ class Report:
     def __init__(self) -> None:
         self.rows: list[tuple[str, str, str, str, str]] = []
 
-    def rate(self, what: str, mw_ops: int, mw_s: float, ml_ops: int, ml_s: float, target: float) -> None:
+    def rate(
+        self, what: str, mw_ops: int, mw_s: float, ml_ops: int, ml_s: float, target: float
+    ) -> None:
         mw_rate, ml_rate = mw_ops / mw_s, ml_ops / ml_s
         ratio = mw_rate / ml_rate
         self.rows.append(
-            (what, f"{mw_rate:,.0f}/s ({mw_ops} in {mw_s:.2f}s)", f"{ml_rate:,.0f}/s ({ml_ops} in {ml_s:.2f}s)",
-             f"{ratio:,.1f}x", f">= {target:g}x {'OK' if ratio >= target else 'MISSED'}")
+            (
+                what,
+                f"{mw_rate:,.0f}/s ({mw_ops} in {mw_s:.2f}s)",
+                f"{ml_rate:,.0f}/s ({ml_ops} in {ml_s:.2f}s)",
+                f"{ratio:,.1f}x",
+                f">= {target:g}x {'OK' if ratio >= target else 'MISSED'}",
+            )
         )
         print(self.rows[-1], flush=True)
 
     def latency(self, what: str, mw_s: float, ml_s: float, target: str, ok: bool) -> None:
-        self.rows.append((what, f"{mw_s:.3f}s", f"{ml_s:.3f}s", f"{ml_s / mw_s:,.1f}x", f"{target} {'OK' if ok else 'MISSED'}"))
+        self.rows.append(
+            (
+                what,
+                f"{mw_s:.3f}s",
+                f"{ml_s:.3f}s",
+                f"{ml_s / mw_s:,.1f}x",
+                f"{target} {'OK' if ok else 'MISSED'}",
+            )
+        )
         print(self.rows[-1], flush=True)
 
     def print(self) -> None:
@@ -105,7 +120,11 @@ def mw_create_runs(ws: Any, n: int) -> float:
 def ml_log_metrics(client: Any, n: int) -> float:
     exp = client.create_experiment(f"bench-log-{uuid.uuid4().hex[:6]}")
     run = client.create_run(exp)
-    return timed(lambda: [client.log_metric(run.info.run_id, "loss", 1.0 / (i + 1), step=i) for i in range(n)])
+    return timed(
+        lambda: [
+            client.log_metric(run.info.run_id, "loss", 1.0 / (i + 1), step=i) for i in range(n)
+        ]
+    )
 
 
 def ml_create_runs(client: Any, n: int) -> float:
@@ -117,10 +136,24 @@ def start_mlflow_server(tmp: Path) -> tuple[subprocess.Popen[bytes], str, float]
     port = free_port()
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{tmp / 'mlflow-server.db'}",
-         "--default-artifact-root", str(tmp / "mlflow-artifacts"), "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{tmp / 'mlflow-server.db'}",
+            "--default-artifact-root",
+            str(tmp / "mlflow-artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/health", timeout=180)
@@ -133,8 +166,19 @@ def start_mw_server(tmp: Path) -> tuple[subprocess.Popen[bytes], str, str, float
     env = {**os.environ, "MODELWORKS_ADMIN_TOKEN": token}
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "modelworks.cli", "--workspace", str(tmp / "mw-server-ws"), "server", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "modelworks.cli",
+            "--workspace",
+            str(tmp / "mw-server-ws"),
+            "server",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/health", timeout=60)
@@ -153,13 +197,35 @@ def seed_mlflow_runs(db_uri: str, n: int) -> str:
         objects: list[Any] = []
         for i in range(n):
             run_id = uuid.uuid4().hex
-            objects.append(m.SqlRun(run_uuid=run_id, name=f"r{i}", experiment_id=int(exp_id), user_id="bench",
-                                    status="FINISHED", start_time=now + i, end_time=now + i, lifecycle_stage="active",
-                                    artifact_uri="/tmp", source_type="LOCAL", source_name="", entry_point_name="",
-                                    source_version="", deleted_time=None))
+            objects.append(
+                m.SqlRun(
+                    run_uuid=run_id,
+                    name=f"r{i}",
+                    experiment_id=int(exp_id),
+                    user_id="bench",
+                    status="FINISHED",
+                    start_time=now + i,
+                    end_time=now + i,
+                    lifecycle_stage="active",
+                    artifact_uri="/tmp",
+                    source_type="LOCAL",
+                    source_name="",
+                    entry_point_name="",
+                    source_version="",
+                    deleted_time=None,
+                )
+            )
             value = (i * 7919 % n) / n
-            objects.append(m.SqlLatestMetric(key="auc", value=value, timestamp=now, step=0, is_nan=False, run_uuid=run_id))
-            objects.append(m.SqlMetric(key="auc", value=value, timestamp=now, step=0, is_nan=False, run_uuid=run_id))
+            objects.append(
+                m.SqlLatestMetric(
+                    key="auc", value=value, timestamp=now, step=0, is_nan=False, run_uuid=run_id
+                )
+            )
+            objects.append(
+                m.SqlMetric(
+                    key="auc", value=value, timestamp=now, step=0, is_nan=False, run_uuid=run_id
+                )
+            )
             objects.append(m.SqlParam(key="C", value=str(i % 10), run_uuid=run_id))
         session.add_all(objects)
     return exp_id
@@ -203,19 +269,47 @@ def main() -> None:
         ml = MlflowClient(tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}")
         ml.search_experiments()  # create MLflow's schema before timing
 
-        report.rate("log_metric, embedded SQLite", n_mw, mw_log_metrics(ws, n_mw), n_ml, ml_log_metrics(ml, n_ml), 100)
-        report.rate("create run, embedded SQLite", 100, mw_create_runs(ws, 100), 100, ml_create_runs(ml, 100), 5)
+        report.rate(
+            "log_metric, embedded SQLite",
+            n_mw,
+            mw_log_metrics(ws, n_mw),
+            n_ml,
+            ml_log_metrics(ml, n_ml),
+            100,
+        )
+        report.rate(
+            "create run, embedded SQLite",
+            100,
+            mw_create_runs(ws, 100),
+            100,
+            ml_create_runs(ml, 100),
+            5,
+        )
 
         mw_proc, mw_url, token, mw_start = start_mw_server(tmp)
         ml_proc, ml_url, ml_start = start_mlflow_server(tmp)
         try:
-            report.latency("server start -> first 200 /health", mw_start, ml_start, "< 2 s", mw_start < 2.0)
+            report.latency(
+                "server start -> first 200 /health", mw_start, ml_start, "< 2 s", mw_start < 2.0
+            )
             remote = mw.Workspace(mw_url, token=token)
             ml_remote = MlflowClient(tracking_uri=ml_url)
-            report.rate("log_metric, over HTTP", n_mw, mw_log_metrics(remote, n_mw), n_ml,
-                        ml_log_metrics(ml_remote, n_ml), 100)
-            report.rate("create run, over HTTP", 100, mw_create_runs(remote, 100), 100,
-                        ml_create_runs(ml_remote, 100), 20)
+            report.rate(
+                "log_metric, over HTTP",
+                n_mw,
+                mw_log_metrics(remote, n_mw),
+                n_ml,
+                ml_log_metrics(ml_remote, n_ml),
+                100,
+            )
+            report.rate(
+                "create run, over HTTP",
+                100,
+                mw_create_runs(remote, 100),
+                100,
+                ml_create_runs(ml_remote, 100),
+                20,
+            )
         finally:
             for proc in (mw_proc, ml_proc):
                 proc.terminate()
@@ -224,10 +318,16 @@ def main() -> None:
         exp_name = seed_mw_runs(ws, n_search)
         ml_exp = seed_mlflow_runs(f"sqlite:///{tmp / 'mlflow.db'}", n_search)
         filt, order = "metrics.auc > 0.5 and params.C != '3'", ["metrics.auc DESC"]
-        mw_s = median_time(lambda: ws.runs.search(exp_name, filter=filt, order_by=order, max_results=1000))
-        ml_s = median_time(lambda: ml.search_runs([ml_exp], filter_string=filt, order_by=order, max_results=1000))
+        mw_s = median_time(
+            lambda: ws.runs.search(exp_name, filter=filt, order_by=order, max_results=1000)
+        )
+        ml_s = median_time(
+            lambda: ml.search_runs([ml_exp], filter_string=filt, order_by=order, max_results=1000)
+        )
         hits = len(ws.runs.search(exp_name, filter=filt, order_by=order, max_results=1000))
-        assert hits == len(ml.search_runs([ml_exp], filter_string=filt, order_by=order, max_results=1000))
+        assert hits == len(
+            ml.search_runs([ml_exp], filter_string=filt, order_by=order, max_results=1000)
+        )
         report.rate(f"search {n_search:,} runs (filter+order, 1000 hits)", 1, mw_s, 1, ml_s, 5)
     report.print()
 

@@ -32,7 +32,7 @@ def postgres_url() -> Iterator[str]:
     name = f"mw_test_{uuid.uuid4().hex[:12]}"
     try:
         _pg_admin_exec(f'CREATE DATABASE "{name}"')
-    except Exception as e:  # noqa: BLE001 - any failure means the server is not there
+    except Exception as e:  # any failure means the server is not there
         if os.environ.get("CI"):
             raise
         pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {e}")

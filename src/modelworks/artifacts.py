@@ -7,6 +7,7 @@ are stored once.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import os
 from collections.abc import Iterable, Sequence
@@ -41,7 +42,7 @@ class ArtifactTrees:
 
     def store_path(
         self, local: str | os.PathLike[str], artifact_path: str = ""
-    ) -> list[ArtifactEntry]:
+    ) -> builtins.list[ArtifactEntry]:
         """Put a local file or folder into the blob store; return entries (not yet owned).
 
         A file lands at ``artifact_path/<file name>``; a folder's contents land under
@@ -66,13 +67,13 @@ class ArtifactTrees:
 
     def upload(
         self, owner: str, local: str | os.PathLike[str], artifact_path: str = ""
-    ) -> list[ArtifactEntry]:
+    ) -> builtins.list[ArtifactEntry]:
         """Store a file or folder and add it to ``owner``'s tree."""
         entries = self.store_path(local, artifact_path)
         self.meta.put_artifact_entries(owner, entries)
         return entries
 
-    def list(self, owner: str, path: str = "") -> list[ArtifactEntry]:
+    def list(self, owner: str, path: str = "") -> builtins.list[ArtifactEntry]:
         return self.meta.list_artifact_entries(owner, path)
 
     def download(
@@ -116,7 +117,7 @@ class ArtifactTrees:
             return
         self.blobs.get_file(digest, str(target))
 
-    def copy(self, source_owner: str, source_path: str, dest_owner: str) -> list[ArtifactEntry]:
+    def copy(self, source_owner: str, source_path: str, dest_owner: str) -> builtins.list[ArtifactEntry]:
         """Entries of ``source_path`` re-rooted for another owner (no bytes are copied)."""
         source_path = validate_relative_path(source_path, allow_empty=True)
         found = self.meta.list_artifact_entries(source_owner, source_path)

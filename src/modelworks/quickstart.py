@@ -61,6 +61,7 @@ def run_quickstart(
 
     started = time.perf_counter()
     ws = mw.Workspace(workspace)
+    assert ws.root is not None  # a local workspace always has a root folder
     echo(f"[1/5] Workspace {ws.root} (metadata: {ws.root / 'modelworks.db'})")
 
     data = ws.data.create(

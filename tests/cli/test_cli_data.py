@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -15,26 +16,44 @@ from modelworks.cli import app
 from modelworks.cli._profile import BLOCKS, sparkline
 
 BANK_CSV = Path("/work/shared/datasets/bank-marketing/bankmarketing_train.csv")
-BANK_COLUMNS = (
-    "age,job,marital,education,default,housing,loan,contact,month,day_of_week,duration,"
-    "campaign,pdays,previous,poutcome,emp.var.rate,cons.price.idx,cons.conf.idx,euribor3m,"
-    "nr.employed,response"
-).split(",")
+BANK_COLUMNS = [
+    "age",
+    "job",
+    "marital",
+    "education",
+    "default",
+    "housing",
+    "loan",
+    "contact",
+    "month",
+    "day_of_week",
+    "duration",
+    "campaign",
+    "pdays",
+    "previous",
+    "poutcome",
+    "emp.var.rate",
+    "cons.price.idx",
+    "cons.conf.idx",
+    "euribor3m",
+    "nr.employed",
+    "response",
+]
 
 runner = CliRunner()
 
 
-def mw(ws: Path, *args: str, **kwargs: object) -> Result:
-    return runner.invoke(app, ["-w", str(ws), *args], **kwargs)  # type: ignore[arg-type]
+def mw(ws: Path, *args: str, **kwargs: Any) -> Result:
+    return runner.invoke(app, ["-w", str(ws), *args], **kwargs)
 
 
-def ok(ws: Path, *args: str, **kwargs: object) -> Result:
+def ok(ws: Path, *args: str, **kwargs: Any) -> Result:
     result = mw(ws, *args, **kwargs)
     assert result.exit_code == 0, f"{args}: {result.stderr}\n{result.stdout}\n{result.exception!r}"
     return result
 
 
-def as_json(ws: Path, *args: str) -> object:
+def as_json(ws: Path, *args: str) -> Any:
     return json.loads(ok(ws, *args, "-o", "json").stdout)
 
 
@@ -55,27 +74,28 @@ def bank_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copyfile(BANK_CSV, csv)
     ws = root / "ws"
     ok(ws, "init")
-    created = as_json(ws, "data", "create", "--name", "bank", "--path", str(csv), "--type", "mltable")
-    assert created["version"] == "1" and created["created"] is True  # type: ignore[index]
+    created = as_json(
+        ws, "data", "create", "--name", "bank", "--path", str(csv), "--type", "mltable"
+    )
+    assert created["version"] == "1" and created["created"] is True
     return ws
 
 
 def test_show_json_has_the_profile_of_the_whole_csv(bank_ws: Path) -> None:
     shown = as_json(bank_ws, "data", "show", "bank@latest")
-    assert isinstance(shown, dict)
     assert (shown["name"], shown["version"], shown["type"]) == ("bank", "1", "mltable")
     assert shown["profile"]["rows"] == 32950
     assert [c["name"] for c in shown["profile"]["column_profiles"]] == BANK_COLUMNS
     assert {f["path"] for f in shown["files"]} == {"MLTable", "bankmarketing_train.csv"}
     # The other reference forms name the same version.
     for ref in ("bank:1", "azureml:bank:1", "data:/bank/1", "bank"):
-        assert as_json(bank_ws, "data", "show", ref)["content_hash"] == shown["content_hash"]  # type: ignore[index]
+        assert as_json(bank_ws, "data", "show", ref)["content_hash"] == shown["content_hash"]
     by_name = as_json(bank_ws, "data", "show", "--name", "bank", "--version", "1")
-    assert by_name["content_hash"] == shown["content_hash"]  # type: ignore[index]
+    assert by_name["content_hash"] == shown["content_hash"]
 
 
 def test_show_table_renders_statistics_and_histograms(bank_ws: Path) -> None:
-    profile = as_json(bank_ws, "data", "show", "bank:1")["profile"]  # type: ignore[index]
+    profile = as_json(bank_ws, "data", "show", "bank:1")["profile"]
     age = next(c for c in profile["column_profiles"] if c["name"] == "age")
     expected = sparkline(age["histogram"]["counts"])
     for columns in ("80", "200"):  # separate histogram table, then inline
@@ -99,12 +119,14 @@ def test_identical_registration_returns_the_same_version_and_force_makes_v2(
     again = mw(ws, "data", "create", "-n", "small", "-p", str(csv), "-t", "mltable", "-o", "json")
     assert again.exit_code == 0
     repeat = json.loads(again.stdout)
-    assert (repeat["version"], repeat["created"]) == (first["version"], False)  # type: ignore[index]
+    assert (repeat["version"], repeat["created"]) == (first["version"], False)
     assert "already holds this content" in again.stderr
-    forced = as_json(ws, "data", "create", "-n", "small", "-p", str(csv), "-t", "mltable", "--force")
-    assert (forced["version"], forced["created"]) == ("2", True)  # type: ignore[index]
+    forced = as_json(
+        ws, "data", "create", "-n", "small", "-p", str(csv), "-t", "mltable", "--force"
+    )
+    assert (forced["version"], forced["created"]) == ("2", True)
     versions = as_json(ws, "data", "list", "--name", "small")
-    assert [v["version"] for v in versions] == ["2", "1"]  # type: ignore[union-attr,index]
+    assert [v["version"] for v in versions] == ["2", "1"]
 
 
 def test_wrong_version_fails_and_lists_the_existing_versions(tmp_path: Path) -> None:
@@ -134,18 +156,28 @@ def test_create_from_azure_yaml_with_overrides(tmp_path: Path) -> None:
     )
     ws = tmp_path / "ws"
     created = as_json(ws, "data", "create", "-f", str(spec))
-    assert (created["name"], created["version"], created["type"]) == ("bank-file", "3", "uri_file")  # type: ignore[index]
+    assert (created["name"], created["version"], created["type"]) == ("bank-file", "3", "uri_file")
     shown = as_json(ws, "data", "show", "bank-file:3")
-    assert shown["tags"] == {"source": "uci", "year": "2014"}  # type: ignore[index]
-    assert shown["description"] == "Bank marketing training data."  # type: ignore[index]
-    assert shown["source"] == str(folder / "bank.csv")  # relative to the YAML file  # type: ignore[index]
-    assert shown["profile"]["rows"] == 32950  # type: ignore[index]
+    assert shown["tags"] == {"source": "uci", "year": "2014"}
+    assert shown["description"] == "Bank marketing training data."
+    assert shown["source"] == str(folder / "bank.csv")  # relative to the YAML file
+    assert shown["profile"]["rows"] == 32950
     # Command-line options win over the file's values; --tag adds to its tags.
     other = as_json(
-        ws, "data", "create", "-f", str(spec), "--name", "bank-copy", "--version", "9", "--tag", "k=v"
+        ws,
+        "data",
+        "create",
+        "-f",
+        str(spec),
+        "--name",
+        "bank-copy",
+        "--version",
+        "9",
+        "--tag",
+        "k=v",
     )
-    assert (other["name"], other["version"]) == ("bank-copy", "9")  # type: ignore[index]
-    assert other["tags"] == {"source": "uci", "year": "2014", "k": "v"}  # type: ignore[index]
+    assert (other["name"], other["version"]) == ("bank-copy", "9")
+    assert other["tags"] == {"source": "uci", "year": "2014", "k": "v"}
 
 
 def test_malformed_or_invalid_yaml_fails_naming_the_file(tmp_path: Path) -> None:
@@ -169,22 +201,22 @@ def test_list_archive_restore(tmp_path: Path) -> None:
         ok(ws, "data", "create", "--name", "t", "--path", str(csv), "--description", f"v{i}")
     ok(ws, "data", "create", "--name", "u", "--path", str(csv), "--tag", "team=risk")
     latest = as_json(ws, "data", "list")
-    assert sorted((d["name"], d["version"]) for d in latest) == [("t", "2"), ("u", "1")]  # type: ignore[index,union-attr]
-    assert all("profile" not in d for d in latest)  # type: ignore[union-attr]
+    assert sorted((d["name"], d["version"]) for d in latest) == [("t", "2"), ("u", "1")]
+    assert all("profile" not in d for d in latest)
     ok(ws, "data", "archive", "--name", "t", "--version", "2")
-    assert [d["version"] for d in as_json(ws, "data", "list", "--name", "t")] == ["1"]  # type: ignore[index,union-attr]
-    assert as_json(ws, "data", "show", "t@latest")["version"] == "1"  # type: ignore[index]
+    assert [d["version"] for d in as_json(ws, "data", "list", "--name", "t")] == ["1"]
+    assert as_json(ws, "data", "show", "t@latest")["version"] == "1"
     archived = as_json(ws, "data", "list", "--name", "t", "--include-archived")
-    assert [(d["version"], d["archived"]) for d in archived] == [("2", True), ("1", False)]  # type: ignore[index,union-attr]
+    assert [(d["version"], d["archived"]) for d in archived] == [("2", True), ("1", False)]
     ok(ws, "data", "restore", "--name", "t", "--version", "2")
-    assert as_json(ws, "data", "show", "t@latest")["version"] == "2"  # type: ignore[index]
+    assert as_json(ws, "data", "show", "t@latest")["version"] == "2"
     table = ok(ws, "data", "list").stdout
     assert "team=risk" in table and "t " in table
 
 
 def test_download_writes_the_registered_bytes(bank_ws: Path, tmp_path: Path) -> None:
     result = as_json(bank_ws, "data", "download", "bank:1", "--path", str(tmp_path / "dest"))
-    folder = Path(result["path"])  # type: ignore[index]
+    folder = Path(result["path"])
     assert folder == (tmp_path / "dest" / "bank").resolve()
     assert (folder / "bankmarketing_train.csv").read_bytes() == BANK_CSV.read_bytes()
     assert (folder / "MLTable").is_file()
@@ -198,9 +230,9 @@ def test_lineage_lists_runs_that_read_the_version(bank_ws: Path) -> None:
         ws.data.record_input(run.id, "bank", "1")
         ws.runs.end(run.id)
     found = as_json(bank_ws, "data", "lineage", "bank:1")
-    assert found["data"] == {"name": "bank", "version": "1"}  # type: ignore[index]
-    assert [r["id"] for r in found["runs"]] == [run.id]  # type: ignore[index]
-    assert found["models"] == []  # type: ignore[index]
+    assert found["data"] == {"name": "bank", "version": "1"}
+    assert [r["id"] for r in found["runs"]] == [run.id]
+    assert found["models"] == []
     assert run.id in ok(bank_ws, "data", "lineage", "bank:1").stdout
 
 

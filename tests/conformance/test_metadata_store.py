@@ -197,7 +197,9 @@ _FILTERS = st.sampled_from(
 )
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(text=_FILTERS)
 def test_search_matches_reference_semantics(meta: MetadataStore, text: str) -> None:
     """What the store returns equals what filters.evaluate says over the same runs."""
@@ -259,7 +261,7 @@ def test_data_versions(meta: MetadataStore, uniq: str) -> None:
     v3, _ = meta.create_data_version(
         name, type="uri_file", source="y", content_hash="h2", entries=entries, profile={"rows": 3}
     )
-    assert meta.get_data_version(name).version == "3"
+    assert v3.version == meta.get_data_version(name).version == "3"
     assert meta.get_data_version(name, "3").profile == {"rows": 3}
     assert [e.path for e in meta.list_artifact_entries(f"data/{name}/3")] == ["data.csv"]
     with pytest.raises(AlreadyExistsError, match="immutable"):

@@ -241,10 +241,7 @@ def test_we_load_mlflow_python_models_through_mlflow(
     np.testing.assert_allclose(np.asarray(loaded.predict(records)), X.head(2).sum(axis=1) * 3)
 
 
-def test_unknown_loader_module_reports_the_missing_module(
-    tmp_path: Path, iris: tuple[pd.DataFrame, pd.Series]
-) -> None:
-    X, _ = iris
+def test_unknown_loader_module_reports_the_missing_module(tmp_path: Path) -> None:
     (tmp_path / "m").mkdir()
     write_mlmodel(
         tmp_path / "m",

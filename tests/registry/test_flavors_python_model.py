@@ -123,7 +123,7 @@ def test_bad_artifacts_are_refused(tmp_path: Path) -> None:
 
     with pytest.raises(InvalidInputError, match="does not exist"):
         save_model(Nothing(), tmp_path / "a", artifacts={"w": tmp_path / "missing.bin"})
-    with pytest.raises(InvalidInputError, match="Artifact name '../up' is not valid"):
+    with pytest.raises(InvalidInputError, match=r"Artifact name '\.\./up' is not valid"):
         save_model(Nothing(), tmp_path / "b", artifacts={"../up": str(tmp_path)})
     with pytest.raises(InvalidInputError, match="local file or folder path"):
         save_model(Nothing(), tmp_path / "c", artifacts={"w": "s3://bucket/w.bin"})

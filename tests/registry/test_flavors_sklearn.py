@@ -122,7 +122,7 @@ def test_pipeline_with_text_column_round_trip(tmp_path: Path) -> None:
     # columns in another order plus an extra one: reordered and dropped before predict
     shuffled = X.head(3)[list(reversed(X.columns))].assign(extra=1)
     np.testing.assert_array_equal(loaded.predict(shuffled), pipe.predict(X.head(3)))
-    with pytest.raises(InvalidInputError, match="missing required column.*'size_band'"):
+    with pytest.raises(InvalidInputError, match=r"missing required column.*'size_band'"):
         loaded.predict(X.head(2).drop(columns="size_band"))
 
 
@@ -156,7 +156,7 @@ def test_bare_folder_with_two_models_is_ambiguous(
 
 def test_folder_without_any_model(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("hello")
-    with pytest.raises(NotFoundError, match="no MLmodel file and no model file.*notes.txt"):
+    with pytest.raises(NotFoundError, match=r"no MLmodel file and no model file.*notes\.txt"):
         load_model(tmp_path)
     with pytest.raises(NotFoundError, match="does not exist"):
         load_model(tmp_path / "nope")

@@ -89,7 +89,12 @@ def test_mlflow_saved_model_registers_as_is(
 
     X, y = cancer
     model = LogisticRegression(max_iter=2000).fit(X, y)
-    mlflow.sklearn.save_model(model, str(tmp_path / "mlflow-model"), input_example=X.head(3))
+    mlflow.sklearn.save_model(
+        model,
+        str(tmp_path / "mlflow-model"),
+        input_example=X.head(3),
+        pip_requirements=["scikit-learn"],
+    )
     name = _name()
     version = ws.models.register(str(tmp_path / "mlflow-model"), name=name)
     assert "sklearn" in version.flavors and "python_function" in version.flavors

@@ -83,7 +83,7 @@ def test_predict_reports_missing_columns_and_bad_values(
         loaded.predict(X.head(2).drop(columns="mean radius"))
     bad = X.head(2).astype(object)
     bad.iloc[1, 2] = "n/a"
-    with pytest.raises(InvalidInputError, match="'mean perimeter' expects double.*'n/a'"):
+    with pytest.raises(InvalidInputError, match=r"'mean perimeter' expects double.*'n/a'"):
         loaded.predict(bad)
 
 
@@ -114,7 +114,7 @@ def test_missing_model_file_in_a_folder_is_reported(
     shutil.copytree(path, tmp_path / "m")
     (tmp_path / "m" / "model.pkl").unlink()
     with pytest.raises(
-        InvalidInputError, match="names 'model.pkl', which is not in the model folder"
+        InvalidInputError, match=r"names 'model\.pkl', which is not in the model folder"
     ):
         load_model(tmp_path / "m")
 
@@ -153,3 +153,25 @@ def test_importing_the_registry_loads_no_ml_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_array_trained_model_gets_a_tensor_signature(tmp_path: Path) -> None:
+    import mlflow.pyfunc
+
+    X, y = load_breast_cancer(return_X_y=True)
+    model = LogisticRegression(max_iter=5000).fit(X[:, :5], y)
+    info = save_model(model, tmp_path / "m", input_example=X[:3, :5])
+    assert info.signature is not None
+    assert info.signature["inputs"] == [
+        {"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": [-1, 5]}}
+    ]
+    loaded = load_model(tmp_path / "m")
+    np.testing.assert_array_equal(loaded.predict(X[:, :5]), model.predict(X[:, :5]))
+    np.testing.assert_array_equal(
+        loaded.predict({"inputs": X[:4, :5].tolist()}), model.predict(X[:4, :5])
+    )
+    np.testing.assert_allclose(loaded.input_example, X[:3, :5])
+    with pytest.raises(InvalidInputError, match=r"shape \[-1, 5\]"):
+        loaded.predict(X[:2, :3])
+    mlflow_model = mlflow.pyfunc.load_model(str(tmp_path / "m"))
+    np.testing.assert_array_equal(mlflow_model.predict(X[:, :5]), model.predict(X[:, :5]))

@@ -30,7 +30,7 @@ def _mixed_frame() -> pd.DataFrame:
             "bp32": diabetes["bp"].astype("float32"),
             "smoker": [True, False, True, True, False, False],
             "city": ["Oslo", "Lima", "Pune", "Oslo", "Lima", "Kobe"],
-            "seen": pd.to_datetime(["2024-01-0%d" % (i + 1) for i in range(6)]),
+            "seen": pd.to_datetime([f"2024-01-0{i + 1}" for i in range(6)]),
             "blob": [b"a", b"b", b"c", b"d", b"e", b"f"],
             "gappy": [1.0, None, 2.0, 3.0, None, 4.0],
         }
@@ -104,14 +104,14 @@ def test_infer_signature_from_records_and_column_dicts() -> None:
 
 
 def test_infer_signature_rejects_a_column_of_mixed_types() -> None:
-    with pytest.raises(InvalidInputError, match="'mixed'.*mixes"):
+    with pytest.raises(InvalidInputError, match=r"'mixed'.*mixes"):
         infer_signature(pd.DataFrame({"mixed": [1, "two", 3.0]}))
 
 
 def test_normalize_signature_accepts_mlmodel_json_strings_and_rejects_unknown_types() -> None:
     sig = infer_signature(IRIS.head(2), np.array([0, 1]))
     assert normalize_signature(signature_to_mlmodel(sig)) == sig
-    with pytest.raises(InvalidInputError, match="'decimal' .* not known"):
+    with pytest.raises(InvalidInputError, match=r"'decimal' .* not known"):
         normalize_signature({"inputs": [{"name": "x", "type": "decimal"}]})
     with pytest.raises(InvalidInputError, match="'inputs'"):
         normalize_signature({"outputs": []})
@@ -204,7 +204,7 @@ def test_booleans_datetimes_and_binary_convert_from_json_text() -> None:
     assert out["flag"].tolist() == [True, False]
     assert out["when"].iloc[0] == pd.Timestamp(datetime.datetime(2024, 5, 1, 12))
     assert out["raw"].tolist() == [b"ab", b"x"]
-    with pytest.raises(InvalidInputError, match="'flag' expects boolean.*'maybe'"):
+    with pytest.raises(InvalidInputError, match=r"'flag' expects boolean.*'maybe'"):
         enforce_signature(df.assign(flag=["maybe", "true"]), sig)
     with pytest.raises(InvalidInputError, match="'when' expects datetime"):
         enforce_signature(df.assign(when=["yesterday", "2024-01-01"]), sig)
@@ -322,3 +322,23 @@ def test_tensor_signatures_take_arrays_and_check_the_shape() -> None:
     assert array.dtype == np.float32 and array.shape == (4, 4)
     with pytest.raises(InvalidInputError, match=r"shape \[-1, 4\]"):
         to_model_input([[1.0, 2.0]], sig)
+
+
+def test_optional_integer_column_with_gaps_stays_numeric() -> None:
+    sig = {"inputs": [{"name": "n", "type": "long", "required": False}]}
+    out = enforce_signature(pd.DataFrame({"n": ["3", None, 4.0]}), sig)
+    assert out["n"].dtype == np.float64
+    assert out["n"].tolist()[0] == 3.0 and np.isnan(out["n"].tolist()[1])
+    with pytest.raises(InvalidInputError, match="expects integer values"):
+        enforce_signature(
+            pd.DataFrame({"n": [2**40]}), {"inputs": [{"name": "n", "type": "integer"}]}
+        )
+
+
+def test_a_conforming_frame_is_returned_without_copy() -> None:
+    out = enforce_signature(FRAME, IRIS_SIG)
+    assert out is FRAME
+    gappy = FRAME.copy()
+    gappy.iloc[0, 0] = np.nan
+    with pytest.raises(InvalidInputError, match="required but row 0 has no value"):
+        enforce_signature(gappy, IRIS_SIG)

@@ -25,7 +25,7 @@ from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import IsolationForest
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV
-from sklearn.neighbors import LocalOutlierFactor
+from sklearn.neighbors import KNeighborsClassifier, LocalOutlierFactor
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -164,19 +164,18 @@ def test_standalone_preprocessing_fit_is_not_logged(autologged, iris) -> None:
 
 def test_grid_search_logs_best_params_and_the_best_candidates_as_child_runs(ws, iris) -> None:
     x, y = iris
+    grid = {"n_neighbors": [1, 5, 15, 40]}
     autolog(workspace=ws, max_tuning_runs=2)
     try:
         with mw.start_run(workspace=ws) as run:
-            search = GridSearchCV(
-                LogisticRegression(max_iter=500), {"C": [0.01, 0.1, 1.0, 10.0]}, cv=3
-            ).fit(x, y)
+            search = GridSearchCV(KNeighborsClassifier(weights="distance"), grid, cv=3).fit(x, y)
     finally:
         autolog(disable=True)
     parent = ws.runs.get(run.id)
-    assert parent.params["best_C"] == str(search.best_params_["C"])
+    assert parent.params["best_n_neighbors"] == str(search.best_params_["n_neighbors"])
     assert parent.metrics["best_cv_score"] == pytest.approx(search.best_score_)
-    assert "estimator__C" not in parent.params  # the untuned seed's params are not logged
-    assert parent.params["param_grid"] == str({"C": [0.01, 0.1, 1.0, 10.0]})
+    assert "estimator__weights" not in parent.params  # the untuned seed's params are not logged
+    assert parent.params["param_grid"] == str(grid)
     assert parent.tags["estimator_name"] == "GridSearchCV"
     assert "training_accuracy_score" in parent.metrics
     assert "cv_results.csv" in [a.path for a in ws.runs.list_artifacts(run.id)]
@@ -185,12 +184,14 @@ def test_grid_search_logs_best_params_and_the_best_candidates_as_child_runs(ws, 
     assert len(children) == 2
     results = pd.DataFrame(search.cv_results_)
     best_two = results.sort_values("rank_test_score", kind="stable").head(2)
-    assert sorted(c.params["C"] for c in children) == sorted(str(p["C"]) for p in best_two.params)
+    assert sorted(c.params["n_neighbors"] for c in children) == sorted(
+        str(p["n_neighbors"]) for p in best_two.params
+    )
     for child in children:
         assert child.status == RunStatus.COMPLETED
         assert child.parent_id == run.id
-        assert child.params["max_iter"] == "500"  # the seed's params, completed by the row
-        row = results[results.params.map(lambda p, c=child: str(p["C"]) == c.params["C"])]
+        assert child.params["weights"] == "distance"  # the seed's params, completed by the row
+        row = results[results.param_n_neighbors.astype(str) == child.params["n_neighbors"]]
         assert child.metrics["mean_test_score"] == pytest.approx(row.mean_test_score.iloc[0])
         assert not any(k.startswith("split") for k in child.metrics)
     # The nested fits of every candidate and fold created no runs of their own.
@@ -496,6 +497,33 @@ def test_store_failures_warn_and_the_fit_still_returns(autologged, iris) -> None
         with pytest.warns(AutologWarning, match="deleted"):
             assert model.fit(x, y) is model
         assert model.predict(x).shape == (len(x),)
+
+
+def test_silent_turns_warnings_into_debug_records(ws, iris) -> None:
+    autolog(workspace=ws, silent=True)
+    try:
+        with mw.start_run(workspace=ws) as run:
+            ws.runs.delete(run.id)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", AutologWarning)
+                LogisticRegression(max_iter=500).fit(*iris)
+    finally:
+        autolog(disable=True)
+
+
+def test_inside_a_job_the_jobs_run_is_resumed_and_left_running(
+    autologged, iris, monkeypatch
+) -> None:
+    job_run = autologged.runs.create("jobs")
+    monkeypatch.setenv("MODELWORKS_RUN_ID", job_run.id)
+    LogisticRegression(max_iter=500).fit(*iris)
+    active = mw.active_run()
+    assert active is not None and active.id == job_run.id  # the job's runner ends it
+    mw.end_run()
+    logged = autologged.runs.get(job_run.id)
+    assert logged.params["max_iter"] == "500"
+    assert "training_accuracy_score" in logged.metrics
+    assert [r.id for r in all_runs(autologged)] == [job_run.id]
 
 
 def test_artifact_store_failure_keeps_params_and_metrics(autologged, iris) -> None:

@@ -9,8 +9,9 @@
   :class:`~modelworks.errors.ModelworksError` (or an OS error) becomes ``Error: <message>`` on
   stderr and exit code 1; usage errors keep Click's exit code 2.
 
-Only Typer, Click and the light modelworks modules are imported here; Rich and the SDK are
-imported inside functions so that ``modelworks --help`` stays fast.
+Only Typer and the light modelworks modules are imported here; Rich and the SDK are imported
+inside functions so that ``modelworks --help`` stays fast. Typer's public API only (its
+``Context``, ``BadParameter``, ``Exit``): recent Typer versions vendor their own Click.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import functools
 import inspect
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -44,6 +46,7 @@ __all__ = [
     "RootGroup",
     "State",
     "cell",
+    "cwd_path",
     "emit",
     "err_console",
     "fmt_bytes",
@@ -183,7 +186,7 @@ def with_workspace_options(func: Callable[..., Any]) -> Callable[..., Any]:
             current.token = token
         return func(*args, **kwargs)
 
-    full = [*params, *extra]
+    full = [*params, *_WORKSPACE_PARAMS]
     wrapper.__signature__ = signature.replace(parameters=full)  # type: ignore[attr-defined]
     wrapper.__annotations__ = {p.name: p.annotation for p in full}
     if signature.return_annotation is not inspect.Signature.empty:
@@ -271,6 +274,17 @@ def require_name_and_path(name: str | None, path: str | None) -> tuple[str, str]
     return name or "", path or ""
 
 
+def cwd_path(path: str | None) -> str | None:
+    """A local path given on the command line, made absolute (URLs and URIs stay as they are).
+
+    With ``-f spec.yml``, relative paths in the file resolve against the file's folder, but a
+    ``--path`` typed on the command line means the current folder.
+    """
+    if path is None or re.match(r"^[A-Za-z][A-Za-z0-9+.\-]+:", path):
+        return path
+    return os.path.abspath(path)
+
+
 # ---------------------------------------------------------------------------------- output
 
 
@@ -340,6 +354,7 @@ def new_table(
     table = Table(
         title=title,
         box=box.SIMPLE_HEAD,
+        padding=(0, 1, 0, 0),
         pad_edge=False,
         title_justify="left",
         title_style="bold",

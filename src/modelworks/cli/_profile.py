@@ -123,11 +123,11 @@ def _numeric_tables(columns: list[dict[str, Any]], width: int) -> list[Renderabl
         for column in columns
     ]
     headers = ("column", "dtype", "missing", "distinct", "min", "mean", "max")
-    fixed = sum(max(len(h), *(len(r[i]) for r in rows)) + 3 for i, h in enumerate(headers))
+    fixed = sum(max(len(h), *(len(r[i]) for r in rows)) + 2 for i, h in enumerate(headers))
     histograms = [
         sparkline((column.get("histogram") or {}).get("counts") or []) for column in columns
     ]
-    inline = fixed + 4 + max(len(h) for h in histograms) <= width
+    inline = fixed + 2 + max(len(h) for h in histograms) <= width
     options: dict[str, dict[str, Any]] = {
         "column": {"style": "bold", "no_wrap": True},
         "dtype": {"no_wrap": True},

@@ -12,6 +12,7 @@ from modelworks.cli._common import (
     Output,
     OutputOpt,
     add_row,
+    cwd_path,
     emit,
     fmt_bytes,
     fmt_number,
@@ -55,7 +56,7 @@ def _record_dict(record: DataVersion, *, profile: bool) -> dict[str, Any]:
 
 def _spec_values(
     file: Path, overrides: dict[str, Any], tags: dict[str, str]
-) -> tuple[str, str, str, str | None, str, dict[str, str]]:
+) -> tuple[str, str, str | None, str | None, str, dict[str, str]]:
     """Name, path, type, version, description and tags from a data YAML file plus overrides.
 
     Options given on the command line replace the file's values (``--tag`` adds to its
@@ -70,7 +71,9 @@ def _spec_values(
         file_tags = raw.get("tags")
         raw["tags"] = {**file_tags, **tags} if isinstance(file_tags, dict) else tags
     spec = validate_spec(DataAssetSpec, raw, source=str(file))
-    return spec.name, spec.path, spec.type, spec.version, spec.description, dict(spec.tags)
+    # Without a type in the file (or --type), detect it from the path as --path does.
+    type_ = spec.type if "type" in spec.model_fields_set else None
+    return spec.name, spec.path, type_, spec.version, spec.description, dict(spec.tags)
 
 
 @app.command("create")
@@ -90,7 +93,8 @@ def create(
     ] = None,
     description: Annotated[str | None, typer.Option("--description", "-d")] = None,
     tag: Annotated[
-        list[str] | None, typer.Option("--tag", help="key=value; repeat for several.")
+        list[str] | None,
+        typer.Option("--tag", metavar="KEY=VALUE", help="key=value; repeat for several."),
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Make a new version even if the content is identical.")
@@ -107,7 +111,7 @@ def create(
             file,
             {
                 "name": name,
-                "path": path,
+                "path": cwd_path(path),
                 "type": type_,
                 "version": version,
                 "description": description,
@@ -173,7 +177,7 @@ def list_(
 
     def render() -> None:
         table = rows_table(
-            ("name", "version", "type", "rows", "columns", "created", "description", "tags"),
+            ("name", "version", "type", "rows", "cols", "created", "description", "tags"),
             (
                 (
                     a.name,
@@ -190,10 +194,10 @@ def list_(
             options={
                 **{c: {"no_wrap": True} for c in ("name", "version", "type", "created")},
                 "rows": {"no_wrap": True, "justify": "right"},
-                "columns": {"no_wrap": True, "justify": "right"},
+                "cols": {"no_wrap": True, "justify": "right"},
                 "description": {"max_width": 40},
             },
-            optional=("rows", "columns", "description", "tags"),
+            optional=("rows", "cols", "description", "tags"),
         )
         print_renderable(table)
         if not assets:

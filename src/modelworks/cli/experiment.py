@@ -60,7 +60,9 @@ def list_(
 def create(
     ctx: typer.Context,
     name: NameOpt,
-    tag: Annotated[list[str] | None, typer.Option("--tag", help="key=value; repeatable.")] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", metavar="KEY=VALUE", help="key=value; repeatable.")
+    ] = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Create an experiment."""

@@ -12,6 +12,7 @@ from modelworks.cli._common import (
     Output,
     OutputOpt,
     add_row,
+    cwd_path,
     emit,
     fmt_bytes,
     fmt_time,
@@ -100,7 +101,9 @@ def create(
         ),
     ] = None,
     description: Annotated[str | None, typer.Option("--description", "-d")] = None,
-    tag: Annotated[list[str] | None, typer.Option("--tag", help="key=value; repeatable.")] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", metavar="KEY=VALUE", help="key=value; repeatable.")
+    ] = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Register a model version from a run's artifacts, another model, or local files."""
@@ -110,7 +113,7 @@ def create(
             file,
             {
                 "name": name,
-                "path": path,
+                "path": cwd_path(path),
                 "version": version,
                 "type": type_,
                 "description": description,

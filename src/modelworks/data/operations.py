@@ -249,9 +249,7 @@ class DataOperations:
 
     @staticmethod
     def _profile(local: Path, type_: str) -> dict[str, Any] | None:
-        if type_ == "uri_folder" or (
-            type_ == "uri_file" and not _is_tabular(local.name)
-        ):
+        if type_ == "uri_folder" or (type_ == "uri_file" and not _is_tabular(local.name)):
             return None
         from modelworks.data.profile import profile_table
         from modelworks.data.readers import read_table

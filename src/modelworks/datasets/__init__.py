@@ -14,7 +14,9 @@ __all__ = ["bank_marketing_path", "load_bank_marketing"]
 
 def bank_marketing_path() -> Path:
     """Path of the gzipped CSV inside the installed package."""
-    return Path(str(resources.files(__name__).joinpath("bank_marketing/bankmarketing_train.csv.gz")))
+    return Path(
+        str(resources.files(__name__).joinpath("bank_marketing/bankmarketing_train.csv.gz"))
+    )
 
 
 def load_bank_marketing():  # type: ignore[no-untyped-def]

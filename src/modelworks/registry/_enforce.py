@@ -32,6 +32,13 @@ _HINTS = {
     "string": "text",
 }
 _INT_RANGE = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
+_NUMPY_DTYPES = {
+    "double": "float64",
+    "float": "float32",
+    "long": "int64",
+    "integer": "int32",
+    "boolean": "bool",
+}
 _TRUE = {"true", "1", "yes", "t", "y"}
 _FALSE = {"false", "0", "no", "f", "n"}
 
@@ -68,6 +75,30 @@ def _numbers(name: str, kind: str, series: pd.Series) -> pd.Series:
     return converted
 
 
+def _already(series: pd.Series, kind: str, required: bool) -> bool:
+    """Fast path: the column already has the declared numpy dtype and no gap it may not have."""
+    import numpy as np
+
+    target = _NUMPY_DTYPES.get(kind)
+    if target is None or series.dtype != target:
+        return False
+    return not (required and kind in ("double", "float") and np.isnan(series.to_numpy()).any())
+
+
+def _conforms(df: pd.DataFrame, specs: list[dict[str, Any]]) -> bool:
+    """Whole-frame fast path: right columns in order, declared dtypes, no forbidden gaps."""
+    if [str(c) for c in df.columns] != [s["name"] for s in specs]:
+        return False
+    if any(_NUMPY_DTYPES.get(s["type"]) != dt for s, dt in zip(specs, df.dtypes, strict=True)):
+        return False
+    gaps_forbidden = [
+        i
+        for i, s in enumerate(specs)
+        if s["type"] in ("double", "float") and s.get("required", True)
+    ]
+    return not gaps_forbidden or not df.iloc[:, gaps_forbidden].isna().to_numpy().any()
+
+
 def _plain_number(value: Any) -> Any:
     """Booleans as 0/1 and text stripped, ready for ``pandas.to_numeric``."""
     if isinstance(value, bool):
@@ -81,6 +112,8 @@ def _convert(series: pd.Series, spec: dict[str, Any]) -> pd.Series:
     name = str(spec.get("name", series.name))
     kind = spec["type"]
     if kind not in _HINTS:  # array / object / map / any: passed through unchecked
+        return series
+    if _already(series, kind, bool(spec.get("required", True))):
         return series
     missing = series.isna()
     if spec.get("required", True) and missing.any():
@@ -207,6 +240,8 @@ def enforce_signature(df: pd.DataFrame, signature: Any) -> pd.DataFrame:
             missing=missing,
             expected=[s["name"] for s in specs],
         )
+    if _conforms(df, specs):
+        return df  # the common case at scoring time: nothing to convert
     out: dict[str, Any] = {}
     for spec in specs:
         name = spec["name"]

@@ -99,7 +99,7 @@ def _infer(module: FlavorModule, folder: Path, flavors: dict[str, Any], example:
         predictor = module.load_predictor(folder, conf, flavors.get("python_function"))
         output = predictor.predict(to_model_input(example, inputs))
         return infer_signature(example, output)
-    except Exception as e:  # the user's model may raise anything on its example
+    except Exception as e:  # noqa: BLE001 - the user's model may raise anything on its example
         _log.warning(
             "Signature outputs not inferred: the model failed on its example: %s", e, exc_info=True
         )

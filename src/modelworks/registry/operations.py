@@ -18,7 +18,6 @@ from modelworks.references import parse_asset_ref, parse_runs_uri
 
 if TYPE_CHECKING:
     from modelworks.registry.pyfunc import LoadedModel
-
     from modelworks.workspace import Workspace
 
 __all__ = ["ModelOperations"]

@@ -110,7 +110,7 @@ class MetricBatcher:
         with self._lock:
             while self._queue:
                 batch: dict[str, list[Metric]] = {}
-                taken = []
+                taken: list[tuple[str, Metric]] = []
                 while self._queue and len(taken) < MAX_BATCH:
                     item = self._queue.popleft()
                     taken.append(item)

@@ -629,6 +629,7 @@ class _Autologger:
                     patch.restore()
                 self._patches.clear()
                 self.enabled = False
+                self._last_workspace = self._default_workspace = None
             elif not self.enabled:
                 self._patch_sklearn()
                 self._patch_lightgbm()

@@ -6,6 +6,7 @@ these. It is what ``ws.runs`` is.
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import tempfile
@@ -226,7 +227,7 @@ class TrackingClient:
     def delete_tag(self, run_id: str, key: str) -> None:
         self.meta.delete_tag(run_id, key)
 
-    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+    def get_metric_history(self, run_id: str, key: str) -> builtins.list[Metric]:
         self.flush()
         return self.meta.get_metric_history(run_id, key)
 
@@ -240,7 +241,7 @@ class TrackingClient:
     # -- artifacts --------------------------------------------------------------------------
     def log_artifact(
         self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str = ""
-    ) -> list[ArtifactEntry]:
+    ) -> builtins.list[ArtifactEntry]:
         """Upload a file (to ``artifact_path/<name>``) or a folder (its contents under it)."""
         return self.trees.upload(run_owner(run_id), local_path, artifact_path)
 
@@ -254,7 +255,7 @@ class TrackingClient:
             return self.log_artifact(run_id, local, _folder_of(artifact_file))[0]
 
     def log_dict(
-        self, run_id: str, data: dict[str, Any] | list[Any], artifact_file: str
+        self, run_id: str, data: dict[str, Any] | builtins.list[Any], artifact_file: str
     ) -> ArtifactEntry:
         """Write ``data`` as JSON, or YAML when ``artifact_file`` ends in .yml/.yaml."""
         if artifact_file.endswith((".yml", ".yaml")):
@@ -273,7 +274,7 @@ class TrackingClient:
             figure.savefig(local)
             return self.log_artifact(run_id, local, _folder_of(artifact_file))[0]
 
-    def list_artifacts(self, run_id: str, path: str = "") -> list[ArtifactEntry]:
+    def list_artifacts(self, run_id: str, path: str = "") -> builtins.list[ArtifactEntry]:
         return self.trees.list(run_owner(run_id), path)
 
     def download_artifacts(
@@ -291,7 +292,7 @@ class TrackingClient:
         signature: dict[str, Any] | None = None,
         flavor: str | None = None,
         pip_requirements: Sequence[str] | None = None,
-        artifacts: dict[str, str] | None = None,
+        artifacts: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Save ``model`` in the MLflow model format under the run's ``artifact_path``.

@@ -245,7 +245,7 @@ def log_model(
     signature: dict[str, Any] | None = None,
     registered_model_name: str | None = None,
     pip_requirements: Sequence[str] | None = None,
-    artifacts: dict[str, str] | None = None,
+    artifacts: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Log a model (sklearn, lightgbm, xgboost, onnx or a PythonModel) to the active run.
 

@@ -20,7 +20,7 @@ def installed_packages() -> str:
 
     lines = set()
     for dist in metadata.distributions():
-        name = dist.metadata.get("Name")
+        name = dist.metadata["Name"]
         if name:
             lines.add(f"{name}=={dist.version}")
     return "\n".join(sorted(lines, key=str.lower)) + "\n"

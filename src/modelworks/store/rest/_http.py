@@ -68,6 +68,8 @@ class Http:
         """The keep-alive client of this process (a forked child makes its own)."""
         client = self._client
         if client is None or self._pid != os.getpid():
+            if self._pid and self._pid != os.getpid():
+                self._lock = threading.Lock()  # the parent's may have been held at fork time
             with self._lock:
                 if self._client is None or self._pid != os.getpid():
                     headers = {"User-Agent": _user_agent()}

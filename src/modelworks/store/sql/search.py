@@ -27,23 +27,23 @@ def _attribute_column(key: str) -> Any:
 
 def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
     if op == "=":
-        return column == value  # type: ignore[no-any-return]
+        return column == value
     if op == "!=":
-        return column != value  # type: ignore[no-any-return]
+        return column != value
     if op == "<":
-        return column < value  # type: ignore[no-any-return]
+        return column < value
     if op == "<=":
-        return column <= value  # type: ignore[no-any-return]
+        return column <= value
     if op == ">":
-        return column > value  # type: ignore[no-any-return]
+        return column > value
     if op == ">=":
-        return column >= value  # type: ignore[no-any-return]
+        return column >= value
     if op == "like":
-        return column.like(value, escape="\\")  # type: ignore[no-any-return]
+        return column.like(value, escape="\\")
     if op == "ilike":
-        return column.ilike(value, escape="\\")  # type: ignore[no-any-return]
+        return column.ilike(value, escape="\\")
     if op == "in":
-        return column.in_(list(value))  # type: ignore[no-any-return]
+        return column.in_(list(value))
     if op == "not in":
         return not_(column.in_(list(value)))
     raise InvalidInputError(f"Unsupported operator {op!r}.")

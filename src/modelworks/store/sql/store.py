@@ -222,7 +222,7 @@ class SqlMetadataStore(AssetsMixin, MetadataStore):
         created = now_ms()
         if start_time is None and status == RunStatus.RUNNING:
             start_time = created
-        row = {
+        row: dict[str, Any] = {
             "id": run_id or _new_id(),
             "experiment_id": experiment_id,
             "name": name or _run_name(),
@@ -325,9 +325,10 @@ class SqlMetadataStore(AssetsMixin, MetadataStore):
                 run_metrics[r.run_id][r.key] = _metric_value(r.value, r.is_nan)
         out = []
         for run_id in ids:
-            r = rows.get(run_id)
-            if r is None:
+            found = rows.get(run_id)
+            if found is None:
                 continue
+            r = found
             out.append(
                 Run(
                     id=r.id,
