@@ -62,11 +62,27 @@ from modelworks.workspace import Workspace
 __version__ = "0.1.0"
 
 
-def autolog(*, log_models: bool = True, disable: bool = False) -> None:
-    """Log params, training metrics and the model of every scikit-learn / LightGBM fit."""
+def autolog(
+    *,
+    log_models: bool = True,
+    disable: bool = False,
+    max_tuning_runs: int = 5,
+    silent: bool = False,
+    workspace: Workspace | None = None,
+) -> None:
+    """Log params, training metrics and the model of every scikit-learn / LightGBM fit.
+
+    ``disable=True`` restores the original methods. See docs/tracking.md.
+    """
     from modelworks.tracking.autolog import autolog as _autolog
 
-    _autolog(log_models=log_models, disable=disable)
+    _autolog(
+        log_models=log_models,
+        disable=disable,
+        max_tuning_runs=max_tuning_runs,
+        silent=silent,
+        workspace=workspace,
+    )
 
 
 __all__ = [

@@ -276,3 +276,21 @@ def test_sparkline_bars_follow_the_counts(counts: list[int]) -> None:
     # Bars never invert the order of the counts.
     ranked = sorted(zip(counts, line, strict=True))
     assert [BLOCKS.index(b) for _, b in ranked] == sorted(BLOCKS.index(b) for _, b in ranked)
+
+
+def test_yaml_without_type_detects_it_and_path_option_is_relative_to_cwd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec_dir = tmp_path / "specs"
+    spec_dir.mkdir()
+    (spec_dir / "in-spec-folder.csv").write_text("a\n1\n")
+    (tmp_path / "in-cwd.csv").write_text("a\n2\n")
+    spec = spec_dir / "data.yml"
+    spec.write_text("name: small\npath: in-spec-folder.csv\n")
+    ws = tmp_path / "ws"
+    created = as_json(ws, "data", "create", "-f", str(spec))
+    assert created["type"] == "uri_file"
+    assert created["source"] == str(spec_dir / "in-spec-folder.csv")
+    monkeypatch.chdir(tmp_path)
+    other = as_json(ws, "data", "create", "-f", str(spec), "--path", "in-cwd.csv")
+    assert (other["version"], other["source"]) == ("2", str(tmp_path / "in-cwd.csv"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +20,7 @@ from modelworks.cli._common import (
     state,
     workspace,
 )
-from modelworks.errors import InvalidInputError
+from modelworks.errors import InvalidInputError, StoreUnavailableError
 
 db_app = typer.Typer(help="The workspace's metadata database.", no_args_is_help=True)
 
@@ -107,23 +108,25 @@ def init(
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context, output: OutputOpt = Output.table) -> None:
     """Migrate the metadata database to the latest schema revision."""
-    from modelworks.store.sql.engine import current_revision, make_engines, upgrade_schema
-    from modelworks.store.sql.schema import HEAD_REVISION
+    from modelworks.store.sql.engine import (
+        current_revisions,
+        head_revisions,
+        make_engines,
+        upgrade_schema,
+    )
 
     config = _local_config(state(ctx).location, "db upgrade")
     read_engine, write_engine = make_engines(config.metadata_uri)
     try:
         try:
-            before = current_revision(write_engine)
+            before = _revision_text(current_revisions(write_engine))
         except Exception as e:  # the driver's own error types stay inside store/sql
-            from modelworks.errors import StoreUnavailableError
-
             raise StoreUnavailableError(
                 f"Cannot open the metadata database {_hide_password(config.metadata_uri)}: {e}. "
                 "Check the URL and that the database server is running."
             ) from e
         upgrade_schema(write_engine)
-        after = current_revision(write_engine)
+        after = _revision_text(current_revisions(write_engine))
     finally:
         read_engine.dispose()
         write_engine.dispose()
@@ -131,7 +134,7 @@ def db_upgrade(ctx: typer.Context, output: OutputOpt = Output.table) -> None:
         "database": _hide_password(config.metadata_uri),
         "from_revision": before,
         "revision": after,
-        "head": HEAD_REVISION,
+        "head": _revision_text(head_revisions()),
         "upgraded": before != after,
     }
 
@@ -142,6 +145,11 @@ def db_upgrade(ctx: typer.Context, output: OutputOpt = Output.table) -> None:
             say(f"Upgraded the database from {before or 'an empty schema'} to revision {after}.")
 
     emit(output, data, render)
+
+
+def _revision_text(revisions: Iterable[str]) -> str | None:
+    """'0002' (or '0002a,0002b' while branches are unmerged); None for an empty database."""
+    return ",".join(sorted(revisions)) or None
 
 
 def gc(ctx: typer.Context, output: OutputOpt = Output.table) -> None:

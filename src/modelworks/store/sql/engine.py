@@ -7,6 +7,7 @@ so two writers queue on the lock instead of failing on a read→write upgrade.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,6 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.pool import NullPool
 
 from modelworks.errors import MissingDependencyError, StoreUnavailableError
-from modelworks.store.sql.schema import HEAD_REVISION
 
 __all__ = ["make_engines", "upgrade_schema"]
 
@@ -74,18 +74,30 @@ def _sqlite_engine(url: str, *, write: bool) -> Engine:
     return engine
 
 
-def current_revision(engine: Engine) -> str | None:
+MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
+
+
+@functools.cache
+def head_revisions() -> frozenset[str]:
+    """The head revision(s) of the migration scripts shipped with this version."""
+    from alembic.script import ScriptDirectory
+
+    return frozenset(ScriptDirectory(MIGRATIONS).get_heads())
+
+
+def current_revisions(engine: Engine) -> frozenset[str]:
     with engine.connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
-            return None
-        row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
-        return str(row[0]) if row else None
+            return frozenset()
+        return frozenset(
+            str(r[0]) for r in conn.execute(text("SELECT version_num FROM alembic_version"))
+        )
 
 
-def upgrade_schema(engine: Engine, revision: str = "head") -> None:
-    """Run Alembic migrations up to ``revision`` (skipped when already at the head)."""
+def upgrade_schema(engine: Engine, revision: str = "heads") -> None:
+    """Run Alembic migrations up to ``revision`` (skipped when already at the heads)."""
     try:
-        if revision == "head" and current_revision(engine) == HEAD_REVISION:
+        if revision == "heads" and current_revisions(engine) == head_revisions():
             return
     except Exception as e:
         raise StoreUnavailableError(

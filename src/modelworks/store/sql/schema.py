@@ -20,10 +20,10 @@ from sqlalchemy import (
     Text,
 )
 
+#: Every table of the metadata database. Capabilities with tables of their own (jobs,
+#: endpoints, ...) define them in their own module on this same MetaData; Alembic migrations in
+#: ``migrations/versions`` create them (never an import).
 metadata = MetaData()
-
-#: The Alembic revision this module describes; the store migrates any older database to it.
-HEAD_REVISION = "0001"
 
 experiments = Table(
     "experiments",
