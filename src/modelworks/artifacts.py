@@ -117,7 +117,9 @@ class ArtifactTrees:
             return
         self.blobs.get_file(digest, str(target))
 
-    def copy(self, source_owner: str, source_path: str, dest_owner: str) -> builtins.list[ArtifactEntry]:
+    def copy(
+        self, source_owner: str, source_path: str, dest_owner: str
+    ) -> builtins.list[ArtifactEntry]:
         """Entries of ``source_path`` re-rooted for another owner (no bytes are copied)."""
         source_path = validate_relative_path(source_path, allow_empty=True)
         found = self.meta.list_artifact_entries(source_owner, source_path)
