@@ -112,8 +112,18 @@ def mw_log_metrics(ws: Any, n: int) -> float:
 
 
 def mw_create_runs(ws: Any, n: int) -> float:
-    ws.runs.create("bench-create")  # experiment exists before timing, as for MLflow
-    return timed(lambda: [ws.runs.create("bench-create") for _ in range(n)])
+    """Create n runs and flush, so all n rows are written when the clock stops."""
+    name = f"bench-create-{uuid.uuid4().hex[:6]}"
+    ws.experiments.create(name)  # the experiment exists before timing, as for MLflow
+
+    def go() -> None:
+        for _ in range(n):
+            ws.runs.create(name)
+        ws.runs.flush()
+
+    seconds = timed(go)
+    assert len(ws.runs.search(name)) == n
+    return seconds
 
 
 # -- MLflow side -------------------------------------------------------------------------------

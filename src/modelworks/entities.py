@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import random
 import time
+import uuid
 from typing import Any, TypeVar
 
 T = TypeVar("T", bound="Record")
@@ -18,6 +20,26 @@ T = TypeVar("T", bound="Record")
 def now_ms() -> int:
     """Wall-clock time in milliseconds since the epoch: the unit of every timestamp here."""
     return int(time.time() * 1000)
+
+
+def new_id() -> str:
+    """A new 32-hex-character id (runs, experiments, tokens)."""
+    return uuid.uuid4().hex
+
+
+_ADJECTIVES = (  # noqa: SIM905
+    "amber brave calm clever eager gentle happy jolly keen lively lucid mellow nimble polite "
+    "quick quiet rapid shiny sleek smart sunny swift tidy vivid witty zesty bold bright crisp"
+).split()
+_NOUNS = (  # noqa: SIM905
+    "apple badger beacon cedar comet falcon fern garnet harbor heron iris jaguar kettle lantern "
+    "maple meadow nectar otter pebble quartz raven river sparrow tiger tulip willow yarrow zephyr"
+).split()
+
+
+def generate_run_name() -> str:
+    """A readable run name such as ``swift_heron_412``."""
+    return f"{random.choice(_ADJECTIVES)}_{random.choice(_NOUNS)}_{random.randint(100, 999)}"
 
 
 class RunStatus(enum.StrEnum):

@@ -331,3 +331,23 @@ def test_tokens(meta: MetadataStore, uniq: str) -> None:
     assert meta.get_token_by_hash(uniq * 8).revoked
     with pytest.raises(InvalidInputError, match="role"):
         meta.create_token(name="x", role="root", token_hash="f" * 64)
+
+
+def test_create_runs_in_one_batch(meta: MetadataStore, uniq: str) -> None:
+    exp = meta.create_experiment(f"batch-{uniq}")
+    parent_id = uniq * 4
+    runs = meta.create_runs(
+        [
+            {"experiment_id": exp.id, "run_id": parent_id, "name": "parent", "tags": {"a": "1"}},
+            {"experiment_id": exp.id, "parent_id": parent_id, "params": {"C": "2"}},
+        ]
+    )
+    assert [r.name for r in runs][0] == "parent" and runs[1].parent_id == parent_id
+    assert meta.get_run(runs[1].id).params == {"C": "2"}
+    with pytest.raises(NotFoundError, match="No experiment"):  # all or nothing
+        meta.create_runs(
+            [{"experiment_id": exp.id, "name": "lost"}, {"experiment_id": "0" * 32}]
+        )
+    assert "lost" not in [r.name for r in meta.search_runs([exp.id]).items]
+    with pytest.raises(AlreadyExistsError):
+        meta.create_runs([{"experiment_id": exp.id, "run_id": parent_id}])

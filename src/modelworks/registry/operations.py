@@ -62,7 +62,7 @@ class ModelOperations:
         if text.startswith("runs:/"):
             ref = parse_runs_uri(text)
             run_id = ref.run_id
-            self._meta.get_run(run_id)
+            self._ws.runs.get(run_id)  # also writes a run still queued in this client
             entries = self._trees.copy(f"run/{run_id}", ref.path, _owner(name, "?"))
         elif text.startswith("models:/"):
             found = self.get(text)

@@ -65,6 +65,10 @@ class RunCreate(_Body):
     run_id: str | None = None
 
 
+class RunCreateBatch(_Body):
+    runs: list[RunCreate]
+
+
 class RunUpdate(_Body):
     status: str | None = None
     end_time: int | None = None

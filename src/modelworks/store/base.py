@@ -94,6 +94,12 @@ class MetadataStore(abc.ABC):
     ) -> Run:
         """Create a run. ``name`` defaults to a readable generated one; ids are 32 hex chars."""
 
+    def create_runs(self, requests: Sequence[dict[str, Any]]) -> list[Run]:
+        """Create several runs at once; each dict holds :meth:`create_run`'s arguments
+        (``experiment_id`` included). All or none are created. Adapters make this one
+        transaction or one request; this default creates them one by one."""
+        return [self.create_run(**dict(r)) for r in requests]
+
     @abc.abstractmethod
     def get_run(self, run_id: str) -> Run: ...
 

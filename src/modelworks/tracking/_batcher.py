@@ -1,7 +1,8 @@
-"""Asynchronous, batched metric writes and run heartbeats for one metadata store.
+"""Asynchronous, batched run creation, metric writes and run heartbeats for one metadata store.
 
-``log_metric`` only appends to an in-memory queue (microseconds); a background thread writes
-the queue in batches. ``flush()`` writes everything queued so far before returning, and every
+``log_metric`` (and creating a run) only appends to an in-memory queue (microseconds); a
+background thread writes the queue in batches: new runs with one ``create_runs`` call, then
+metrics with ``log_batch`` per run, so a run always exists before its metrics are written. ``flush()`` writes everything queued so far before returning, and every
 batcher is flushed at interpreter exit, so no metric is lost on a clean exit. The same thread
 sends heartbeats for the runs it watches, so a killed process's runs are reaped.
 """
@@ -16,6 +17,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable
+from typing import Any
 
 from modelworks.entities import Metric
 from modelworks.errors import ModelworksError, StoreUnavailableError
@@ -34,11 +36,12 @@ _batchers: weakref.WeakSet[MetricBatcher] = weakref.WeakSet()
 
 
 class MetricBatcher:
-    """Queues (run_id, Metric) pairs and writes them with ``MetadataStore.log_batch``."""
+    """Queues new runs and (run_id, Metric) pairs and writes them in batches."""
 
     def __init__(self, meta: MetadataStore) -> None:
         self._meta = meta
-        self._queue: collections.deque[tuple[str, Metric]] = collections.deque()
+        self._queue: collections.deque[tuple[str, Metric | dict[str, Any]]] = collections.deque()
+        self.pending_runs: set[str] = set()
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._watched: dict[str, float] = {}
@@ -52,8 +55,13 @@ class MetricBatcher:
         self._queue.append((run_id, metric))
         if self._thread is None:
             self._start()
-        elif len(self._queue) >= MAX_BATCH:
+        elif len(self._queue) >= MAX_BATCH and not self._wake.is_set():
             self._wake.set()
+
+    def add_run(self, request: dict[str, Any]) -> None:
+        """Queue a ``create_run`` request (its ``run_id`` chosen by the caller)."""
+        self.pending_runs.add(request["run_id"])
+        self.add(request["run_id"], request)  # type: ignore[arg-type]
 
     def extend(self, run_id: str, metrics: Iterable[Metric]) -> None:
         for metric in metrics:
@@ -109,17 +117,27 @@ class MetricBatcher:
     def _drain(self, *, raise_errors: bool) -> None:
         with self._lock:
             while self._queue:
+                new_runs: list[dict[str, Any]] = []
                 batch: dict[str, list[Metric]] = {}
-                taken: list[tuple[str, Metric]] = []
+                taken: list[tuple[str, Metric | dict[str, Any]]] = []
                 while self._queue and len(taken) < MAX_BATCH:
                     item = self._queue.popleft()
                     taken.append(item)
-                    batch.setdefault(item[0], []).append(item[1])
+                    if isinstance(item[1], Metric):
+                        batch.setdefault(item[0], []).append(item[1])
+                    else:
+                        new_runs.append(item[1])
                 try:
+                    if new_runs:
+                        self._call(self._meta.create_runs, new_runs)
+                        self.pending_runs.difference_update(r["run_id"] for r in new_runs)
+                        new_runs = []
                     self._write(batch)
                 except ModelworksError as e:
                     if isinstance(e, StoreUnavailableError):
                         self._queue.extendleft(reversed(taken))  # keep them for the next try
+                    else:
+                        self.pending_runs.difference_update(r["run_id"] for r in new_runs)
                     if raise_errors:
                         raise
                     self._error = e
@@ -127,14 +145,18 @@ class MetricBatcher:
 
     def _write(self, batch: dict[str, list[Metric]]) -> None:
         for run_id, metrics in batch.items():
-            for attempt in range(_RETRIES):
-                try:
-                    self._meta.log_batch(run_id, metrics=metrics)
-                    break
-                except StoreUnavailableError:
-                    if attempt == _RETRIES - 1:
-                        raise
-                    time.sleep(0.2 * 2**attempt)
+            self._call(lambda r=run_id, m=metrics: self._meta.log_batch(r, metrics=m))
+
+    @staticmethod
+    def _call(fn: Any, *args: Any) -> None:
+        for attempt in range(_RETRIES):
+            try:
+                fn(*args)
+                return
+            except StoreUnavailableError:
+                if attempt == _RETRIES - 1:
+                    raise
+                time.sleep(0.2 * 2**attempt)
 
     def close(self) -> None:
         try:

@@ -17,7 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 from modelworks._validation import validate_key, validate_relative_path
 from modelworks.artifacts import ArtifactTrees
-from modelworks.entities import ArtifactEntry, Experiment, Metric, Run, RunStatus, now_ms
+from modelworks.entities import (
+    ArtifactEntry,
+    Experiment,
+    Metric,
+    Run,
+    RunStatus,
+    generate_run_name,
+    new_id,
+    now_ms,
+)
 from modelworks.errors import InvalidInputError, NotFoundError
 from modelworks.store.base import BlobStore, MetadataStore
 from modelworks.tracking._batcher import MetricBatcher
@@ -103,26 +112,54 @@ class TrackingClient:
         status: RunStatus = RunStatus.RUNNING,
         heartbeat: bool = False,
     ) -> Run:
-        """Start a run in ``experiment`` (created if missing).
+        """Start a run in ``experiment`` (created if missing) and return it at once.
 
-        With ``heartbeat`` the client keeps telling the store the run is alive until
-        :meth:`end`, so a killed process's run is marked Failed instead of Running forever.
+        The run's id and name are chosen here and the row is written by the background
+        writer together with other new runs and metrics (so creating many runs costs one
+        round trip, not one each); any call that reads or changes the run writes it first,
+        and :meth:`flush` writes it now. With ``heartbeat`` the client keeps telling the store
+        the run is alive until :meth:`end`, so a killed process's run is marked Failed
+        instead of staying Running.
         """
-        run = self.meta.create_run(
-            self._experiment_id(experiment),
-            name=name,
+        status = RunStatus.parse(status)
+        created = now_ms()
+        request: dict[str, Any] = {
+            "experiment_id": self._experiment_id(experiment),
+            "run_id": new_id(),
+            "name": name or generate_run_name(),
+            "parent_id": parent_id,
+            "kind": kind,
+            "status": status,
+            "description": description,
+            "user": current_user(),
+            "tags": {k: str(v) for k, v in (tags or {}).items()},
+            "start_time": created if status == RunStatus.RUNNING else None,
+        }
+        _validate_tags(request["tags"])
+        self._batcher.add_run(request)
+        if heartbeat:
+            self._batcher.watch(request["run_id"])
+        return Run(
+            id=request["run_id"],
+            experiment_id=request["experiment_id"],
+            name=request["name"],
+            status=status,
+            created_at=created,
+            start_time=request["start_time"],
             parent_id=parent_id,
             kind=kind,
-            status=status,
             description=description,
-            user=current_user(),
-            tags={k: str(v) for k, v in (tags or {}).items()},
+            user=request["user"],
+            tags=request["tags"],
         )
-        if heartbeat:
-            self._batcher.watch(run.id)
-        return run
+
+    def _settle(self) -> None:
+        """Write queued new runs before a call that needs them to exist."""
+        if self._batcher.pending_runs:
+            self.flush()
 
     def get(self, run_id: str) -> Run:
+        self._settle()
         return self.meta.get_run(run_id)
 
     def end(
@@ -135,15 +172,17 @@ class TrackingClient:
         """Flush queued metrics and move the run to a terminal status."""
         self._batcher.unwatch(run_id)
         try:
-            self.flush()
+            self.flush()  # queued metrics (and the run itself) first
         finally:
             run = self.meta.update_run(run_id, status=RunStatus.parse(status), error=error)
         return run
 
     def delete(self, run_id: str) -> None:
+        self._settle()
         self.meta.update_run(run_id, deleted=True)
 
     def restore(self, run_id: str) -> None:
+        self._settle()
         self.meta.update_run(run_id, deleted=False)
 
     def search(
@@ -161,6 +200,7 @@ class TrackingClient:
         ``filter`` uses ``metrics.``, ``params.``, ``tags.`` and ``attributes.`` keys with
         =, !=, <, <=, >, >=, LIKE, ILIKE, IN, combined with AND / OR and parentheses.
         """
+        self._settle()
         ids: list[str] | None = None
         if experiment is not None:
             names = [experiment] if isinstance(experiment, str) else list(experiment)
@@ -216,15 +256,18 @@ class TrackingClient:
 
     def log_params(self, run_id: str, params: dict[str, Any]) -> None:
         """Params are written at once and are immutable (a different value is a ConflictError)."""
+        self._settle()
         self.meta.log_batch(run_id, params={k: str(v) for k, v in params.items()})
 
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
         self.set_tags(run_id, {key: value})
 
     def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
+        self._settle()
         self.meta.log_batch(run_id, tags={k: str(v) for k, v in tags.items()})
 
     def delete_tag(self, run_id: str, key: str) -> None:
+        self._settle()
         self.meta.delete_tag(run_id, key)
 
     def get_metric_history(self, run_id: str, key: str) -> builtins.list[Metric]:
@@ -236,6 +279,7 @@ class TrackingClient:
         self._batcher.flush()
 
     def heartbeat(self, run_id: str) -> None:
+        self._settle()
         self.meta.heartbeat(run_id)
 
     # -- artifacts --------------------------------------------------------------------------
@@ -243,6 +287,7 @@ class TrackingClient:
         self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str = ""
     ) -> builtins.list[ArtifactEntry]:
         """Upload a file (to ``artifact_path/<name>``) or a folder (its contents under it)."""
+        self._settle()
         return self.trees.upload(run_owner(run_id), local_path, artifact_path)
 
     log_artifacts = log_artifact
@@ -335,6 +380,12 @@ def _set_artifact_path(model_dir: Path, artifact_path: str, run_id: str) -> None
     data["artifact_path"] = artifact_path
     data["run_id"] = run_id
     mlmodel.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def _validate_tags(tags: dict[str, str]) -> None:
+    """Check new-run tags now, so a bad key fails at the call, not in the background."""
+    for key in tags:
+        validate_key("tag", key)
 
 
 def _folder_of(artifact_file: str) -> str:

@@ -8,7 +8,14 @@ from starlette.responses import Response
 from modelworks.entities import RunStatus
 from modelworks.server.deps import Meta
 from modelworks.server.responses import JSON, entity, page
-from modelworks.server.schemas import LogBatch, ReapStale, RunCreate, RunSearch, RunUpdate
+from modelworks.server.schemas import (
+    LogBatch,
+    ReapStale,
+    RunCreate,
+    RunCreateBatch,
+    RunSearch,
+    RunUpdate,
+)
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -30,6 +37,15 @@ def create_run(body: RunCreate, meta: Meta) -> Response:
         run_id=body.run_id,
     )
     return entity(run, status_code=201)
+
+
+@router.post("/batch", status_code=201)
+def create_runs(body: RunCreateBatch, meta: Meta) -> Response:
+    """Create several runs in one transaction (clients pipeline run creation through this)."""
+    runs = meta.create_runs([r.model_dump() for r in body.runs])
+    response = page(runs)
+    response.status_code = 201
+    return response
 
 
 @router.post("/search")

@@ -102,6 +102,15 @@ class RestMetadataStore(MetadataStore):
         }
         return Run.from_dict(self._http.json("POST", "/runs", body=body))
 
+    def create_runs(self, requests: Sequence[dict[str, Any]]) -> list[Run]:
+        runs = []
+        for request in requests:
+            body = dict(request)
+            body["status"] = RunStatus.parse(body.get("status") or RunStatus.RUNNING).value
+            runs.append(body)
+        data = self._http.json("POST", "/runs/batch", body={"runs": runs})
+        return [Run.from_dict(r) for r in items(data)]
+
     def get_run(self, run_id: str) -> Run:
         return Run.from_dict(self._http.json("GET", f"/runs/{seg(run_id)}", idempotent=True))
 

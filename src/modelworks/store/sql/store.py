@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import random
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -28,6 +26,8 @@ from modelworks.entities import (
     Run,
     RunStatus,
     Token,
+    generate_run_name,
+    new_id,
     now_ms,
 )
 from modelworks.errors import (
@@ -51,22 +51,6 @@ from modelworks.store.sql.search import (
 __all__ = ["SqlMetadataStore"]
 
 MAX_RESULTS_LIMIT = 50_000
-_ADJECTIVES = (  # noqa: SIM905
-    "amber brave calm clever eager gentle happy jolly keen lively lucid mellow nimble polite "
-    "quick quiet rapid shiny sleek smart sunny swift tidy vivid witty zesty bold bright crisp"
-).split()
-_NOUNS = (  # noqa: SIM905
-    "apple badger beacon cedar comet falcon fern garnet harbor heron iris jaguar kettle lantern "
-    "maple meadow nectar otter pebble quartz raven river sparrow tiger tulip willow yarrow zephyr"
-).split()
-
-
-def _new_id() -> str:
-    return uuid.uuid4().hex
-
-
-def _run_name() -> str:
-    return f"{random.choice(_ADJECTIVES)}_{random.choice(_NOUNS)}_{random.randint(100, 999)}"
 
 
 def _metric_value(value: float, is_nan: bool) -> float:
@@ -124,7 +108,7 @@ class SqlMetadataStore(AssetsMixin, MetadataStore):
 
     def create_experiment(self, name: str, *, tags: dict[str, str] | None = None) -> Experiment:
         validate_name("experiment", name)
-        exp = Experiment(id=_new_id(), name=name, created_at=now_ms(), tags=dict(tags or {}))
+        exp = Experiment(id=new_id(), name=name, created_at=now_ms(), tags=dict(tags or {}))
         with self._write() as conn:
             existing = conn.execute(
                 select(t.experiments.c.deleted).where(t.experiments.c.name == name)
@@ -218,19 +202,94 @@ class SqlMetadataStore(AssetsMixin, MetadataStore):
         start_time: int | None = None,
         run_id: str | None = None,
     ) -> Run:
-        status = RunStatus.parse(status)
+        request = {
+            "experiment_id": experiment_id,
+            "name": name,
+            "parent_id": parent_id,
+            "kind": kind,
+            "status": status,
+            "description": description,
+            "user": user,
+            "tags": tags,
+            "params": params,
+            "start_time": start_time,
+            "run_id": run_id,
+        }
+        return self.create_runs([request])[0]
+
+    def create_runs(self, requests: Sequence[dict[str, Any]]) -> list[Run]:
+        """Create all the runs in one transaction: all of them, or none."""
         created = now_ms()
+        prepared = [self._prepare_run(dict(r), created) for r in requests]
+        if not prepared:
+            return []
+        run_rows = [p[0] for p in prepared]
+        tag_rows = [row for p in prepared for row in p[1]]
+        param_rows = [row for p in prepared for row in p[2]]
+        batch_ids = {row["id"] for row in run_rows}
+        if len(batch_ids) != len(run_rows):
+            raise InvalidInputError("The same run id appears twice in one batch of new runs.")
+        with self._write() as conn:
+            for experiment_id in {row["experiment_id"] for row in run_rows}:
+                exp = conn.execute(
+                    select(t.experiments.c.deleted).where(t.experiments.c.id == experiment_id)
+                ).first()
+                if exp is None:
+                    raise NotFoundError(f"No experiment with id {experiment_id!r}.")
+                if exp[0]:
+                    raise ConflictError(
+                        f"Experiment {experiment_id!r} is deleted; restore it before adding runs."
+                    )
+            parents = {row["parent_id"] for row in run_rows if row["parent_id"]} - batch_ids
+            for parent_id in parents:
+                if (
+                    conn.execute(select(t.runs.c.id).where(t.runs.c.id == parent_id)).first()
+                    is None
+                ):
+                    raise NotFoundError(f"Parent run {parent_id!r} does not exist.")
+            for part in chunks(sorted(batch_ids)):
+                taken = conn.execute(select(t.runs.c.id).where(t.runs.c.id.in_(part))).first()
+                if taken is not None:
+                    raise AlreadyExistsError(f"Run {taken[0]!r} already exists.")
+            conn.execute(insert(t.runs), run_rows)
+            if tag_rows:
+                conn.execute(insert(t.tags), tag_rows)
+            if param_rows:
+                conn.execute(insert(t.params), param_rows)
+        return [
+            Run(
+                id=row["id"],
+                experiment_id=row["experiment_id"],
+                name=row["name"],
+                status=RunStatus(row["status"]),
+                created_at=created,
+                start_time=row["start_time"],
+                parent_id=row["parent_id"],
+                kind=row["kind"],
+                description=row["description"],
+                user=row["user"],
+                params={r["key"]: r["value"] for r in params_},
+                tags={r["key"]: r["value"] for r in tags_},
+            )
+            for row, tags_, params_ in prepared
+        ]
+
+    def _prepare_run(
+        self, request: dict[str, Any], created: int
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+        status = RunStatus.parse(request.get("status") or RunStatus.RUNNING)
+        start_time = request.get("start_time")
         if start_time is None and status == RunStatus.RUNNING:
             start_time = created
         row: dict[str, Any] = {
-            "id": run_id or _new_id(),
-            "experiment_id": experiment_id,
-            "name": name or _run_name(),
+            "id": request.get("run_id") or new_id(),
+            "experiment_id": request["experiment_id"],
+            "name": request.get("name") or generate_run_name(),
             "status": status.value,
-            "kind": kind,
-            "description": description,
-            "user": user,
-            "parent_id": parent_id,
+            "kind": request.get("kind") or "run",
+            "description": request.get("description") or "",
+            "user": request.get("user") or "",
+            "parent_id": request.get("parent_id"),
             "created_at": created,
             "start_time": start_time,
             "end_time": None,
@@ -238,49 +297,9 @@ class SqlMetadataStore(AssetsMixin, MetadataStore):
             "error": None,
             "deleted": False,
         }
-        tag_rows = self._tag_rows(row["id"], tags or {})
-        param_rows = self._param_rows(row["id"], params or {})
-        with self._write() as conn:
-            exp = conn.execute(
-                select(t.experiments.c.deleted).where(t.experiments.c.id == experiment_id)
-            ).first()
-            if exp is None:
-                raise NotFoundError(f"No experiment with id {experiment_id!r}.")
-            if exp[0]:
-                raise ConflictError(
-                    f"Experiment {experiment_id!r} is deleted; restore it before adding runs."
-                )
-            if (
-                parent_id is not None
-                and conn.execute(select(t.runs.c.id).where(t.runs.c.id == parent_id)).first()
-                is None
-            ):
-                raise NotFoundError(f"Parent run {parent_id!r} does not exist.")
-            if (
-                run_id is not None
-                and conn.execute(select(t.runs.c.id).where(t.runs.c.id == run_id)).first()
-                is not None
-            ):
-                raise AlreadyExistsError(f"Run {run_id!r} already exists.")
-            conn.execute(insert(t.runs).values(**row))
-            if tag_rows:
-                conn.execute(insert(t.tags), tag_rows)
-            if param_rows:
-                conn.execute(insert(t.params), param_rows)
-        return Run(
-            id=row["id"],
-            experiment_id=experiment_id,
-            name=row["name"],
-            status=status,
-            created_at=created,
-            start_time=start_time,
-            parent_id=parent_id,
-            kind=kind,
-            description=description,
-            user=user,
-            params={r["key"]: r["value"] for r in param_rows},
-            tags={r["key"]: r["value"] for r in tag_rows},
-        )
+        tag_rows = self._tag_rows(row["id"], request.get("tags") or {})
+        param_rows = self._param_rows(row["id"], request.get("params") or {})
+        return row, tag_rows, param_rows
 
     @staticmethod
     def _tag_rows(run_id: str, tags: dict[str, str]) -> list[dict[str, Any]]:
@@ -629,7 +648,7 @@ class SqlMetadataStore(AssetsMixin, MetadataStore):
         if role not in ("reader", "writer", "admin"):
             raise InvalidInputError(f"Unknown role {role!r}; expected reader, writer or admin.")
         row = {
-            "id": _new_id(),
+            "id": new_id(),
             "name": name,
             "role": role,
             "token_hash": token_hash,
