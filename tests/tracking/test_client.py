@@ -38,7 +38,9 @@ def test_fluent_run_logs_everything(ws: Any, tmp_path: Path) -> None:
     assert got.tags["team"] == "risk" and got.tags["mw.system.python"]
     assert len(ws.runs.get_metric_history(run.id, "auc")) == 100
     paths = [e.path for e in ws.runs.list_artifacts(run.id)]
-    assert paths == ["config/params.json", "notes.txt", "plot.png"]
+    assert paths == ["config/params.json", "notes.txt", "plot.png", "system/requirements.txt"]
+    packages = ws.runs.download_artifacts(run.id, "system/requirements.txt", tmp_path / "sys")
+    assert "modelworks==" in packages.read_text()
     out = ws.runs.download_artifacts(run.id, "config/params.json", tmp_path / "dl")
     assert json.loads(out.read_text()) == {"a": 1}
     found = ws.runs.search(

@@ -48,7 +48,11 @@ class OnlineEndpoint(Record):
         return f"http://{_public_host()}:{self.port}/swagger.json"
 
     def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "scoring_uri": self.scoring_uri, "openapi_uri": self.openapi_uri}
+        return {
+            **super().to_dict(),
+            "scoring_uri": self.scoring_uri,
+            "openapi_uri": self.openapi_uri,
+        }
 
 
 @dataclasses.dataclass(frozen=True)

@@ -146,6 +146,10 @@ def start_run(
             description=description,
             heartbeat=True,
         )
+        if log_system_info:
+            from modelworks.tracking.sysinfo import installed_packages
+
+            ws.runs.log_text(run.id, installed_packages(), "system/requirements.txt")
         active = ActiveRun(ws, run)
     _stack.set((*stack, active))
     return active
