@@ -19,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from modelworks.cli import data, experiment, job, model, server, token
+from modelworks.cli import data, experiment, job, model, quickstart, server, token
 from modelworks.cli import workspace as workspace_cmds
 from modelworks.cli._common import (
     DEFAULT_WORKSPACE,
@@ -74,6 +74,7 @@ app.command("init")(workspace_cmds.init)
 app.command("gc")(with_workspace_options(workspace_cmds.gc))
 app.command("server")(with_workspace_options(server.server))
 app.command("version")(workspace_cmds.version)
+app.command("quickstart")(quickstart.quickstart)
 
 for _name, _sub in (
     ("data", data.app),

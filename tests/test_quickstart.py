@@ -1,0 +1,31 @@
+"""The README's first command: the quickstart runs end to end on a fresh workspace."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import modelworks as mw
+
+
+@pytest.mark.slow
+def test_quickstart_trains_registers_deploys_and_scores(tmp_path: Path) -> None:
+    workspace = tmp_path / "qs"
+    done = subprocess.run(
+        [sys.executable, "-m", "modelworks.cli", "quickstart", "--workspace", str(workspace)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    for step in ("[1/5]", "[2/5]", "[3/5]", "[4/5]", "[5/5]", "/score", "job list"):
+        assert step in done.stdout
+    ws = mw.Workspace(workspace)
+    version = ws.models.get("bank-clf@production")
+    run = ws.runs.get(version.run_id or "")
+    assert run.metrics["auc"] > 0.75 and run.status == mw.RunStatus.COMPLETED
+    lineage = ws.models.lineage("bank-clf@production")
+    assert [e.name for e in lineage["data"]] == ["bank-marketing"]
