@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextvars
 import os
 import traceback
+import warnings
 from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from modelworks.entities import Run, RunStatus
-from modelworks.errors import ConflictError, InvalidInputError
+from modelworks.errors import ConflictError, InvalidInputError, ModelworksError
 
 if TYPE_CHECKING:
     from modelworks.workspace import Workspace
@@ -147,12 +148,24 @@ def start_run(
             heartbeat=True,
         )
         if log_system_info:
-            from modelworks.tracking.sysinfo import installed_packages
-
-            ws.runs.log_text(run.id, installed_packages(), "system/requirements.txt")
+            _log_packages(ws, run.id)
         active = ActiveRun(ws, run)
     _stack.set((*stack, active))
     return active
+
+
+def _log_packages(ws: Workspace, run_id: str) -> None:
+    """Best effort: a run must start even when its package list cannot be stored."""
+    from modelworks.tracking.sysinfo import installed_packages
+
+    try:
+        ws.runs.log_text(run_id, installed_packages(), "system/requirements.txt")
+    except (ModelworksError, OSError) as e:
+        warnings.warn(
+            f"modelworks could not store the package list of run {run_id}: {e}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def active_run() -> ActiveRun | None:
