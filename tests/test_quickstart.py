@@ -24,6 +24,15 @@ def test_quickstart_trains_registers_deploys_and_scores(tmp_path: Path) -> None:
     for step in ("[1/5]", "[2/5]", "[3/5]", "[4/5]", "[5/5]", "/score", "job list"):
         assert step in done.stdout
     ws = mw.Workspace(workspace)
+    try:
+        _check_workspace(ws)
+    finally:
+        from modelworks.endpoints.host import stop_host
+
+        stop_host(ws)  # the quickstart leaves its endpoint host running for the user
+
+
+def _check_workspace(ws: mw.Workspace) -> None:
     version = ws.models.get("bank-clf@production")
     run = ws.runs.get(version.run_id or "")
     assert run.metrics["auc"] > 0.75 and run.status == mw.RunStatus.COMPLETED

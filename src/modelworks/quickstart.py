@@ -6,10 +6,6 @@ machine. ``modelworks quickstart`` calls :func:`run_quickstart`.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,28 +16,6 @@ __all__ = ["run_quickstart"]
 TARGET = "response"
 #: ``duration`` is only known after the call ends, so it leaks the outcome; a real model drops it.
 LEAKY = ["duration"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"The scoring server exited with code {process.returncode}.")
-        try:
-            if httpx.get(f"{url}/ready", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"The scoring server at {url} was not ready after {timeout:.0f} s.")
 
 
 def run_quickstart(
@@ -58,6 +32,7 @@ def run_quickstart(
 
     import modelworks as mw
     from modelworks.datasets import bank_marketing_path
+    from modelworks.errors import ConflictError
 
     started = time.perf_counter()
     ws = mw.Workspace(workspace)
@@ -130,50 +105,49 @@ def run_quickstart(
         f"(lineage: data {data.name}:{data.version} → run {run.id} → model)"
     )
 
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "modelworks.serving",
-            "--model",
-            "models:/bank-clf@production",
-            "--workspace",
-            str(ws.root),
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    endpoint = ws.online_endpoints.begin_create_or_update(
+        {"name": "bank", "auth_mode": "key", "description": "Quickstart bank-marketing scores"}
+    ).result()
+    ws.online_deployments.begin_create_or_update(
+        {
+            "name": "blue",
+            "endpoint_name": "bank",
+            "model": "models:/bank-clf@production",
+            "request_settings": {"max_concurrent_requests_per_instance": 4},
+        },
+        all_traffic=True,
+    ).result()
     try:
-        _wait_ready(url, server)
-        sample = X_test.head(5)
-        body = {
-            "input_data": {
-                "columns": list(sample.columns),
-                "data": sample.astype(object).where(sample.notna(), None).values.tolist(),
-            }
+        key = ws.online_endpoints.get_keys("bank")["primaryKey"]
+        key_source = "shown once by: modelworks -w {root} online-endpoint get-credentials -n bank"
+    except ConflictError:  # a second quickstart in the same workspace: keys were shown before
+        key = ws.online_endpoints.regenerate_keys("bank", key_type="primary")["primaryKey"]
+        key_source = "a new primary key (regenerate-keys), as the earlier ones were shown already"
+    sample = X_test.head(5)
+    body = {
+        "input_data": {
+            "columns": list(sample.columns),
+            "data": sample.astype(object).where(sample.notna(), None).values.tolist(),
         }
-        response = httpx.post(f"{url}/score", json=body, timeout=30.0)
-        response.raise_for_status()
-        scored = response.json()
-    finally:
-        server.terminate()
-        try:
-            stderr = server.communicate(timeout=10)[1]
-        except subprocess.TimeoutExpired:
-            server.kill()
-            stderr = b""
-    if server.returncode not in (0, -15) and stderr:
-        echo(stderr.decode(errors="replace")[-2000:])
+    }
+    response = httpx.post(
+        endpoint.scoring_uri,
+        json=body,
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30.0,
+    )
+    response.raise_for_status()
+    scored = response.json()
     actual = y_test.head(5).tolist()
     echo(
-        f"[5/5] Deployed models:/bank-clf@production at {url}/score and scored 5 rows: "
-        f"predicted {scored['predictions']}, actual {actual}"
+        f"[5/5] Deployed models:/bank-clf@production to online endpoint 'bank' and scored 5 rows "
+        f"over HTTP with its key: predicted {scored['predictions']}, actual {actual}\n"
+        f"  scoring URL: {endpoint.scoring_uri}\n"
+        f"  key:         {key_source.format(root=ws.root)}\n"
+        f"  swagger:     {endpoint.openapi_uri}  (OpenAPI 3: ?version=3)\n"
+        f"  try:         curl -H 'Authorization: Bearer <key>' -H 'Content-Type: application/json' "
+        f"-d @sample.json {endpoint.scoring_uri}\n"
+        f"  stop it:     modelworks -w {ws.root} online-endpoint stop-host"
     )
     elapsed = time.perf_counter() - started
     echo(
@@ -181,6 +155,7 @@ def run_quickstart(
         f"  modelworks -w {ws.root} job list\n"
         f"  modelworks -w {ws.root} model show bank-clf@production\n"
         f"  modelworks -w {ws.root} data show bank-marketing@latest\n"
+        f"  modelworks -w {ws.root} online-deployment get-logs -n blue -e bank\n"
         f"  modelworks -w {ws.root} server --port 8080   # REST API + OpenAPI at /docs"
     )
     return {
@@ -189,6 +164,7 @@ def run_quickstart(
         "metrics": metrics,
         "model_version": version.version,
         "predictions": scored["predictions"],
+        "scoring_uri": endpoint.scoring_uri,
         "actual": actual,
         "seconds": elapsed,
         "data_version": data.version,

@@ -24,7 +24,11 @@ from modelworks.store import open_blobs, open_metadata
 from modelworks.tracking.client import TrackingClient
 
 if TYPE_CHECKING:
+    from modelworks.compute.operations import ComputeOperations
     from modelworks.data.operations import DataOperations
+    from modelworks.endpoints.operations import OnlineDeploymentOperations, OnlineEndpointOperations
+    from modelworks.environments.operations import EnvironmentOperations
+    from modelworks.jobs.operations import JobOperations
     from modelworks.registry.operations import ModelOperations
 
 __all__ = ["ExperimentOperations", "Workspace"]
@@ -127,6 +131,50 @@ class Workspace:
 
             self._models = ModelOperations(self)
         return self._models
+
+    @property
+    def online_endpoints(self) -> OnlineEndpointOperations:
+        """``ws.online_endpoints``: online endpoints (keys, traffic, invoke)."""
+        from modelworks.endpoints.operations import OnlineEndpointOperations
+
+        if "_online_endpoints" not in self.__dict__:
+            self.__dict__["_online_endpoints"] = OnlineEndpointOperations(self)
+        found: OnlineEndpointOperations = self.__dict__["_online_endpoints"]
+        return found
+
+    @property
+    def online_deployments(self) -> OnlineDeploymentOperations:
+        """``ws.online_deployments``: deployments behind online endpoints."""
+        from modelworks.endpoints.operations import OnlineDeploymentOperations
+
+        if "_online_deployments" not in self.__dict__:
+            self.__dict__["_online_deployments"] = OnlineDeploymentOperations(self)
+        found: OnlineDeploymentOperations = self.__dict__["_online_deployments"]
+        return found
+
+    # -- jobs, environments, computes (modelworks.jobs; issue 4) ---------------------------
+    @property
+    def jobs(self) -> JobOperations:
+        """``ws.jobs``: command and sweep jobs."""
+        from modelworks.jobs.operations import JobOperations
+
+        if "_jobs" not in self.__dict__:
+            self.__dict__["_jobs"] = JobOperations(self)
+        return self.__dict__["_jobs"]
+
+    @property
+    def environments(self) -> EnvironmentOperations:
+        """``ws.environments``: versioned job environments."""
+        from modelworks.environments.operations import EnvironmentOperations
+
+        return EnvironmentOperations(self.jobs.store)
+
+    @property
+    def compute(self) -> ComputeOperations:
+        """``ws.compute``: compute targets (local, Ray clusters)."""
+        from modelworks.compute.operations import ComputeOperations
+
+        return ComputeOperations(self.jobs.store)
 
     def reap_stale_runs(self) -> list[str]:
         """Mark runs whose process stopped sending heartbeats as Failed."""

@@ -86,6 +86,14 @@ for _name, _sub in (
 ):
     app.add_typer(use_workspace_options(_sub), name=_name)
 
+# Online endpoints and the local scoring server (issue 6).
+from modelworks.cli import online_deployment, online_endpoint  # noqa: E402
+from modelworks.cli import serve as serve_cmds  # noqa: E402
+
+app.command("serve")(with_workspace_options(serve_cmds.serve))
+app.add_typer(use_workspace_options(online_endpoint.app), name="online-endpoint")
+app.add_typer(use_workspace_options(online_deployment.app), name="online-deployment")
+
 
 def main() -> None:
     """Console-script entry point (``modelworks = "modelworks.cli:main"``)."""

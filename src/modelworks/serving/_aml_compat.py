@@ -41,10 +41,15 @@ def is_rawhttp(func: Any) -> bool:
     """Whether ``run`` asked for the raw request, through ours or Azure's own decorator."""
     if getattr(func, _RAW_ATTR, False):
         return True
-    for name in ("azureml_inference_server_http.api.aml_request", "azureml.contrib.services.aml_request"):
+    for name in (
+        "azureml_inference_server_http.api.aml_request",
+        "azureml.contrib.services.aml_request",
+    ):
         module = sys.modules.get(name)
-        if module is not None and getattr(module, "_rawHttpRequested", False) and not getattr(
-            module, "__modelworks_shim__", False
+        if (
+            module is not None
+            and getattr(module, "_rawHttpRequested", False)
+            and not getattr(module, "__modelworks_shim__", False)
         ):
             return True
     return False
@@ -57,7 +62,7 @@ class Headers:
         self._items = list(items)
         self._lower = {k.lower(): v for k, v in self._items}
 
-    def get(self, key: str, default: Any = None, type: Any = None) -> Any:  # noqa: A002
+    def get(self, key: str, default: Any = None, type: Any = None) -> Any:
         value = self._lower.get(key.lower(), default)
         return type(value) if type is not None and value is not default else value
 
@@ -92,7 +97,7 @@ class QueryArgs:
     def __init__(self, query: str) -> None:
         self._pairs = parse_qsl(query, keep_blank_values=True)
 
-    def get(self, key: str, default: Any = None, type: Any = None) -> Any:  # noqa: A002
+    def get(self, key: str, default: Any = None, type: Any = None) -> Any:
         for k, v in self._pairs:
             if k == key:
                 return type(v) if type is not None else v
@@ -164,9 +169,13 @@ class AMLRequest:
     @property
     def is_json(self) -> bool:
         kind = self.mimetype
-        return kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))
+        return kind == "application/json" or (
+            kind.startswith("application/") and kind.endswith("+json")
+        )
 
-    def get_data(self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False) -> Any:
+    def get_data(
+        self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False
+    ) -> Any:
         return self.data.decode("utf-8", errors="replace") if as_text else self.data
 
     def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
@@ -248,7 +257,7 @@ def install() -> None:
             parent = ".".join(parts[:depth])
             if parent not in sys.modules and _missing(parent):
                 package = types.ModuleType(parent)
-                package.__path__ = []  # type: ignore[attr-defined]
+                package.__path__ = []
                 sys.modules[parent] = package
         module = _module(name, kind)
         sys.modules[name] = module

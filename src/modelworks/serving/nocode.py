@@ -21,12 +21,14 @@ type, is an :class:`InputSchemaError` (422) naming it. Two paths do the same che
   :func:`~modelworks.registry.signature.enforce_signature`, then the model's own ``predict``.
 
 Any body the fast path is unsure about (gaps, text, ragged rows) goes the general path, so
-the error messages are the general path's.
+the error messages are the general path's. ``MODELWORKS_NO_FAST_PATH=1`` turns the fast path
+off (to compare, or should a model need the DataFrame).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -96,7 +98,7 @@ def _lightgbm_fast(native: Any, width: int) -> _Fast | None:
     classes = native.classes_
 
     def proba(x: Any) -> tuple[Any, Any]:
-        raw = booster.predict(x, num_threads=1)
+        raw: Any = booster.predict(x, num_threads=1)
         if raw.ndim == 1:
             raw = np.column_stack([1.0 - raw, raw])
         return raw, classes
@@ -167,7 +169,7 @@ class NoCodeScorer:
         numeric = named and all(
             s.get("type") in _NUMERIC and s.get("required", True) for s in specs
         )
-        if numeric and self.columns:
+        if numeric and self.columns and not os.environ.get("MODELWORKS_NO_FAST_PATH"):
             self._int_cols = [i for i, s in enumerate(specs) if s["type"] in ("long", "integer")]
             self._f32_cols = [i for i, s in enumerate(specs) if s["type"] == "float"]
             try:
@@ -247,7 +249,14 @@ class NoCodeScorer:
     def _frame(self, payload: Any) -> Any:
         from modelworks.registry.signature import enforce_signature, to_dataframe
 
-        frame = to_dataframe(payload, self.signature)
+        try:
+            frame = to_dataframe(payload, self.signature)
+        except InvalidInputError:
+            raise
+        except (ValueError, TypeError, KeyError, IndexError, OverflowError) as e:
+            raise InvalidInputError(
+                f"Cannot read a table from the request body: {str(e).rstrip('.')}. {_FORMS}"
+            ) from e
         if self.columns is not None:
             extra = [str(c) for c in frame.columns if str(c) not in self._column_set]
             missing = [
@@ -278,6 +287,11 @@ class NoCodeScorer:
             raise
         except InvalidInputError as e:
             raise InputSchemaError(e.message, **e.details) from e
+        except (ValueError, TypeError, KeyError, IndexError, OverflowError) as e:
+            raise InputSchemaError(
+                f"The input does not match the model's signature ({e}). Expected columns: "
+                f"{', '.join(self.columns or [])}."
+            ) from e
 
     # -- predicting -------------------------------------------------------------------------
     def _predict_value(self, value: Any, fast: bool, want_proba: bool) -> dict[str, Any]:
