@@ -129,3 +129,34 @@ __all__ = [
     "set_tags",
     "start_run",
 ]
+
+# -- jobs (issue 4): imported on first use, so that `import modelworks` in a job stays cheap --
+import importlib as _importlib  # noqa: E402
+import typing as _typing  # noqa: E402
+
+if _typing.TYPE_CHECKING:
+    from modelworks.environments import Environment as Environment
+    from modelworks.jobs.entities import Input as Input
+    from modelworks.jobs.entities import Output as Output
+    from modelworks.jobs.entities import command as command
+    from modelworks.jobs.entities import sweep as sweep
+
+_LAZY_JOBS = {
+    "Environment": "modelworks.environments",
+    "Input": "modelworks.jobs.entities",
+    "Output": "modelworks.jobs.entities",
+    "command": "modelworks.jobs.entities",
+    "sweep": "modelworks.jobs.entities",
+}
+__all__ += sorted(_LAZY_JOBS)
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY_JOBS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'modelworks' has no attribute {name!r}")
+    return getattr(_importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_JOBS))

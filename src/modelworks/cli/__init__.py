@@ -76,6 +76,14 @@ app.command("server")(with_workspace_options(server.server))
 app.command("version")(workspace_cmds.version)
 app.command("quickstart")(quickstart.quickstart)
 
+# Jobs (issue 4): job_create registers create/stream/cancel on the job app; environments,
+# computes and `modelworks up` (server + job workers).
+from modelworks.cli import compute, environment, job_create, up  # noqa: E402, F401
+
+app.command("up")(with_workspace_options(up.up))
+app.add_typer(use_workspace_options(environment.app), name="environment")
+app.add_typer(use_workspace_options(compute.app), name="compute")
+
 for _name, _sub in (
     ("data", data.app),
     ("model", model.app),

@@ -203,7 +203,7 @@ class JobStore(abc.ABC):
     @abc.abstractmethod
     def renew(self, worker_id: str, run_ids: Sequence[str], lease_ms: int) -> set[str]:
         """Extend the leases (and run heartbeats) of jobs ``worker_id`` still holds; returns
-        the ids it no longer holds."""
+        the ids it no longer holds. ``lease_ms`` < 0 expires them now (a release)."""
 
     @abc.abstractmethod
     def request_cancel(self, run_id: str, *, reason: str = "") -> JobRecord:
@@ -216,7 +216,7 @@ class JobStore(abc.ABC):
         """Which of ``run_ids`` have their cancel flag set."""
 
     @abc.abstractmethod
-    def recover_expired(self, *, now_ms: int | None = None) -> list[Recovered]:
+    def recover_expired(self, *, at_ms: int | None = None) -> list[Recovered]:
         """Requeue (attempts left) or fail (none left) the jobs whose lease expired; jobs
         whose cancel was requested end Canceled."""
 

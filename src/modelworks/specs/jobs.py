@@ -134,9 +134,9 @@ class JobInputSpec(_Spec):
     value: Any = None
     default: Any = None
     optional: bool = False
-    mode: Literal[
-        "ro_mount", "rw_mount", "download", "direct", "eval_mount", "eval_download"
-    ] | None = None
+    mode: (
+        Literal["ro_mount", "rw_mount", "download", "direct", "eval_mount", "eval_download"] | None
+    ) = None
     description: str = ""
     min: float | None = None
     max: float | None = None
@@ -146,10 +146,14 @@ class JobInputSpec(_Spec):
     def _from_literal(cls, data: Any) -> Any:
         """``lr: 0.1`` means a literal input of type number with that value."""
         if isinstance(data, dict) or data is None:
-            if isinstance(data, dict) and "type" not in data and "path" not in data:
-                if "value" in data or "default" in data:
-                    sample = data.get("value", data.get("default"))
-                    return {**data, "type": _literal_type_of(sample)}
+            if (
+                isinstance(data, dict)
+                and "type" not in data
+                and "path" not in data
+                and ("value" in data or "default" in data)
+            ):
+                sample = data.get("value", data.get("default"))
+                return {**data, "type": _literal_type_of(sample)}
             return data
         if isinstance(data, list):
             raise ValueError("an input is a value or a mapping with type/path, not a list")
@@ -419,11 +423,14 @@ class SearchSpaceSpec(_Spec):
                 )
         if self.type == "randint" and (self.upper is None or self.upper < 1):
             raise ValueError(f"randint needs upper >= 1, got {self.upper}")
-        if self.min_value is not None and self.max_value is not None:
-            if self.min_value >= self.max_value:
-                raise ValueError(
-                    f"min_value must be below max_value, got {self.min_value} >= {self.max_value}"
-                )
+        if (
+            self.min_value is not None
+            and self.max_value is not None
+            and self.min_value >= self.max_value
+        ):
+            raise ValueError(
+                f"min_value must be below max_value, got {self.min_value} >= {self.max_value}"
+            )
         if self.q is not None and self.q <= 0:
             raise ValueError(f"q must be positive, got {self.q}")
         if self.sigma is not None and self.sigma <= 0:
@@ -583,9 +590,7 @@ def _check_keys(
         known = sorted(k for k in names if not k.endswith("_") and k != "spec_kind")
         guess = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
         hint = f" Did you mean {guess[0]!r}?" if guess else f" Known keys: {', '.join(known)}."
-        warnings.warn(
-            f"{where}: unknown key {path!r} is ignored.{hint}", SpecWarning, stacklevel=3
-        )
+        warnings.warn(f"{where}: unknown key {path!r} is ignored.{hint}", SpecWarning, stacklevel=3)
     for key, value in data.items():
         attr = names.get(key) if isinstance(key, str) else None
         if attr is None:
@@ -633,12 +638,19 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
             node = child
         last = parts[-1]
         current = node.get(last)
-        if isinstance(current, dict) and not isinstance(value, dict) and len(parts) >= 2:
-            if parts[-2] in ("inputs",) or (len(parts) >= 3 and parts[-3] == "inputs"):
-                kind = str(current.get("type", ""))
-                current["path" if kind in DATA_TYPES or "path" in current else "value"] = value
-                current.pop("default", None) if kind not in DATA_TYPES else None
-                continue
+        if (
+            isinstance(current, dict)
+            and not isinstance(value, dict)
+            and len(parts) >= 2
+            and parts[-2] == "inputs"
+        ):
+            kind = str(current.get("type", ""))
+            if kind in DATA_TYPES or "path" in current:
+                current["path"] = value
+            else:
+                current["value"] = value
+                current.pop("default", None)
+            continue
         node[last] = value
     return data
 

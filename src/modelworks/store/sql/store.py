@@ -51,6 +51,8 @@ from modelworks.store.sql.search import (
 __all__ = ["SqlMetadataStore"]
 
 MAX_RESULTS_LIMIT = 50_000
+#: Upsert statements by shape (see ``_upsert``); SQLAlchemy statements are immutable.
+_UPSERTS: dict[tuple[Any, ...], Any] = {}
 _METRIC_COLUMNS = ("run_id", "key", "step", "timestamp", "value", "is_nan")
 
 
@@ -88,13 +90,25 @@ class SqlMetadataStore(AssetsMixin, MetadataStore):
         """INSERT ... ON CONFLICT DO UPDATE, on SQLite and PostgreSQL alike."""
         if not rows:
             return
-        dialect = pg_dialect if conn.dialect.name == "postgresql" else sqlite_dialect
-        stmt = dialect.insert(table)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=keys,
-            set_={c: stmt.excluded[c] for c in update_cols},
-            where=where(table, stmt.excluded) if where is not None else None,
+        # Statements are immutable: build each shape once (building costs more than running).
+        shape = (
+            conn.dialect.name,
+            table.name,
+            *keys,
+            "|",
+            *update_cols,
+            getattr(where, "__code__", None),
         )
+        stmt = _UPSERTS.get(shape)
+        if stmt is None:
+            dialect = pg_dialect if conn.dialect.name == "postgresql" else sqlite_dialect
+            stmt = dialect.insert(table)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=keys,
+                set_={c: stmt.excluded[c] for c in update_cols},
+                where=where(table, stmt.excluded) if where is not None else None,
+            )
+            _UPSERTS[shape] = stmt
         conn.execute(stmt, rows)
 
     # -- experiments ------------------------------------------------------------------------
