@@ -159,12 +159,12 @@ def run_command_job(ctx: JobContext) -> str:
         with contextlib.suppress(Exception):  # best effort: the job's end matters more
             _upload(ctx, [*extra, *ctx.ws.runs.trees.store_path(folder / "std_log.txt", "logs")])
     ctx.ws.runs.flush()
+    if not ctx.keep_folder:  # before the final state: whoever waits on it sees a clean end
+        shutil.rmtree(folder, ignore_errors=True)
     ctx.store.set_state(
         job.run_id, state, worker_id=ctx.worker_id, error=error, exit_code=exit_code
     )
     ctx.store.delete_log(job.run_id)
-    if not ctx.keep_folder:
-        shutil.rmtree(folder, ignore_errors=True)
     return state
 
 
