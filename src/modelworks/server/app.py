@@ -105,4 +105,7 @@ def create_app(
     for module in (experiments, runs, artifacts, data, models, lineage, tokens, blob_routes):
         api.include_router(module.router)
     app.include_router(api)
+    from modelworks.server import mlflow as mlflow_api  # MLflow REST API (issue 3)
+
+    mlflow_api.install(app)
     return app

@@ -292,12 +292,6 @@ def logged_model_json(run: Run) -> dict[str, Any]:
     return {"info": info, "data": {"params": key_values(run.params), "metrics": metrics}}
 
 
-def require_logged_model(run: Run, model_id: str) -> Run:
-    if run.kind != LOGGED_MODEL_KIND:
-        raise MlflowError("RESOURCE_DOES_NOT_EXIST", f"Logged model with ID '{model_id}' not found.")
-    return run
-
-
 # -- registry -------------------------------------------------------------------------------
 def registry_artifact_uri(name: str, version: str) -> str:
     return f"mlflow-artifacts:/registry/{quote(name, safe='')}/{quote(version, safe='')}"

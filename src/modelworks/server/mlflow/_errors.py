@@ -29,7 +29,6 @@ __all__ = [
     "batch_limit_error",
     "invalid_value",
     "missing_value",
-    "not_found",
     "translate",
 ]
 
@@ -83,7 +82,7 @@ class MlflowError(Exception):
 def translate(error: ModelworksError) -> MlflowError:
     """The MLflow error a modelworks error becomes (same message, MLflow's code)."""
     for cls in type(error).__mro__:
-        code = _CODES.get(cls)  # type: ignore[call-overload]
+        code = _CODES.get(cls)
         if code is not None:
             return MlflowError(code, error.message)
     return MlflowError("INTERNAL_ERROR", error.message)
@@ -108,10 +107,6 @@ def invalid_value(field: str, value: Any, why: str) -> MlflowError:
         "INVALID_PARAMETER_VALUE",
         f"Invalid value {shown} for parameter '{field}' supplied: {why}.{_API_DOCS}",
     )
-
-
-def not_found(message: str) -> MlflowError:
-    return MlflowError("RESOURCE_DOES_NOT_EXIST", message)
 
 
 def batch_limit_error(entity_name: str, limit: int, length: int) -> MlflowError:
