@@ -10,6 +10,7 @@ from modelworks.errors import InvalidInputError, InvalidNameError, InvalidPathEr
 __all__ = [
     "MAX_PARAM_VALUE_LENGTH",
     "MAX_TAG_VALUE_LENGTH",
+    "validate_experiment_name",
     "validate_key",
     "validate_name",
     "validate_param_value",
@@ -30,6 +31,23 @@ def validate_name(kind: str, name: str) -> str:
         raise InvalidNameError(
             f"Invalid {kind} name {name!r}: use 1-255 characters, letters, digits, '-', '_' or "
             "'.', starting with a letter or digit."
+        )
+    return name
+
+
+def validate_experiment_name(name: str) -> str:
+    """Experiment names follow MLflow's looser rules ('My Exp', '/Users/me/churn' are common):
+    1-255 printable characters, no leading or trailing space."""
+    if (
+        not isinstance(name, str)
+        or not name
+        or len(name) > 255
+        or name != name.strip()
+        or not name.isprintable()
+    ):
+        raise InvalidNameError(
+            f"Invalid experiment name {name!r}: use 1-255 printable characters without leading "
+            "or trailing spaces."
         )
     return name
 

@@ -42,8 +42,12 @@ def test_experiment_errors(meta: MetadataStore, uniq: str) -> None:
     meta.create_experiment(f"dup-{uniq}")
     with pytest.raises(AlreadyExistsError, match="already exists"):
         meta.create_experiment(f"dup-{uniq}")
-    with pytest.raises(InvalidNameError, match="Invalid experiment name"):
-        meta.create_experiment("bad name/with slash")
+    for bad in ("", " padded ", "tab\there", "x" * 256):
+        with pytest.raises(InvalidNameError, match="Invalid experiment name"):
+            meta.create_experiment(bad)
+    # MLflow's experiment names (spaces, slashes) are accepted: MLflow code must work unchanged
+    spaced = meta.create_experiment(f"/Users/me/My Exp {uniq}")
+    assert meta.get_experiment_by_name(f"/Users/me/My Exp {uniq}").id == spaced.id
     with pytest.raises(NotFoundError, match=f"dup-{uniq}"):
         meta.get_experiment_by_name(f"dup-{uniq}x")  # suggests the close match
     with pytest.raises(NotFoundError):

@@ -13,8 +13,8 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from modelworks._validation import (
     MAX_TAG_VALUE_LENGTH,
+    validate_experiment_name,
     validate_key,
-    validate_name,
     validate_param_value,
     validate_relative_path,
 )
@@ -122,7 +122,7 @@ class SqlMetadataStore(AssetsMixin, MetadataStore):
         )
 
     def create_experiment(self, name: str, *, tags: dict[str, str] | None = None) -> Experiment:
-        validate_name("experiment", name)
+        validate_experiment_name(name)
         exp = Experiment(id=new_id(), name=name, created_at=now_ms(), tags=dict(tags or {}))
         with self._write() as conn:
             existing = conn.execute(
@@ -177,7 +177,7 @@ class SqlMetadataStore(AssetsMixin, MetadataStore):
                 raise NotFoundError(f"No experiment with id {experiment_id!r}.")
             values: dict[str, Any] = {}
             if name is not None and name != row.name:
-                validate_name("experiment", name)
+                validate_experiment_name(name)
                 taken = conn.execute(
                     select(t.experiments.c.id).where(t.experiments.c.name == name)
                 ).first()
