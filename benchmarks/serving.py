@@ -1,8 +1,8 @@
 """Serving benchmark: a modelworks online endpoint vs ``mlflow models serve`` vs a floor.
 
     apt-get install -y wrk                         # the load generator (Debian); optional
-    .venv/bin/python benchmarks/serving.py         # ~4 minutes
-    .venv/bin/python benchmarks/serving.py --quick # shorter runs
+    .venv/bin/python benchmarks/serving.py         # ~12 minutes: 3 rounds of 10 s runs
+    .venv/bin/python benchmarks/serving.py --quick # one round of 4 s runs (~2 minutes)
 
 Model: LightGBM, 200 trees, 31 leaves, 20 numeric features, trained on make_classification
 (50,000 rows, seed 0), saved once in MLflow's format and served by all three:
@@ -15,10 +15,17 @@ Model: LightGBM, 200 trees, 31 leaves, 20 numeric features, trained on make_clas
 
 Load: ``wrk`` (Debian's package) with 8 and 32 keep-alive connections and bodies of 1 and 100
 rows; without wrk, an async httpx load generator with the same connections (it is slower
-than wrk, so absolute numbers drop; ratios stay comparable). Also measured: micro-batching
-(32 connections, 1 row) against the same endpoint without it, on the numpy fast path and on
-the DataFrame path; and ``online-deployment create`` of a no-code scikit-learn model until the
-first 200. The machine is shared and noisy: compare ratios within one run.
+than wrk, so absolute numbers drop; ratios stay comparable). The machine is shared and noisy,
+so the servers take turns: in every round each case runs against the floor, modelworks and
+MLflow back to back, and the figures are medians over the rounds.
+
+Also measured, through the same endpoint with the deployment pinned by the
+``azureml-model-deployment`` header: micro-batching (32 connections, 1 row) against the same
+model without it, on the numpy fast path and on the DataFrame path
+(``MODELWORKS_NO_FAST_PATH=1``, what models that need a DataFrame take); and
+``online-deployment create`` of a no-code scikit-learn model until its first 200, through the
+SDK and through the CLI (a new process), next to the time ``mlflow models serve`` takes to
+answer ``/ping``.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -93,7 +101,12 @@ def body_for(rows: int) -> bytes:
 
 
 def run_wrk(
-    url: str, body: bytes, connections: int, seconds: int, key: str | None
+    url: str,
+    body: bytes,
+    connections: int,
+    seconds: int,
+    key: str | None,
+    deployment: str | None = None,
 ) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         escaped = body.decode().replace("\\", "\\\\").replace("'", "\\'")
@@ -101,6 +114,8 @@ def run_wrk(
         script.write("wrk.headers['Content-Type'] = 'application/json'\n")
         if key:
             script.write(f"wrk.headers['Authorization'] = 'Bearer {key}'\n")
+        if deployment:
+            script.write(f"wrk.headers['azureml-model-deployment'] = '{deployment}'\n")
     threads = 2
     done = subprocess.run(
         [
@@ -138,11 +153,18 @@ def run_wrk(
 
 
 def run_httpx(
-    url: str, body: bytes, connections: int, seconds: int, key: str | None
+    url: str,
+    body: bytes,
+    connections: int,
+    seconds: int,
+    key: str | None,
+    deployment: str | None = None,
 ) -> dict[str, float]:
     headers = {"Content-Type": "application/json"}
     if key:
         headers["Authorization"] = f"Bearer {key}"
+    if deployment:
+        headers["azureml-model-deployment"] = deployment
     latencies: list[float] = []
     errors = 0
 
@@ -173,13 +195,20 @@ def run_httpx(
 
 
 def load(
-    url: str, body: bytes, connections: int, seconds: int, key: str | None = None
+    url: str,
+    body: bytes,
+    connections: int,
+    seconds: int,
+    key: str | None = None,
+    *,
+    deployment: str | None = None,
 ) -> dict[str, float]:
     runner = run_wrk if shutil.which("wrk") else run_httpx
-    runner(url, body, connections, max(1, seconds // 4), key)  # warm-up
-    result = runner(url, body, connections, seconds, key)
+    runner(url, body, connections, max(1, seconds // 4), key, deployment)  # warm-up
+    result = runner(url, body, connections, seconds, key, deployment)
     print(
-        f"  {url} {len(body)} B x{connections}: {result['rps']:.0f} req/s, p99 {result['p99']:.2f} ms",
+        f"  {url}{' -> ' + deployment if deployment else ''} {len(body)} B x{connections}: "
+        f"{result['rps']:.0f} req/s, p99 {result['p99']:.2f} ms",
         flush=True,
     )
     return result
@@ -201,17 +230,38 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def summarise(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Median over rounds of each figure."""
+    return {key: median([r[key] for r in runs]) for key in runs[0]}
+
+
+def first_200(url: str, body: bytes, key: str, started: float) -> float:
+    answer = httpx.post(url, content=body, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="4 s runs instead of 10 s")
+    parser.add_argument("--quick", action="store_true", help="4 s runs, one round")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds of turns (default 3)")
     parser.add_argument(
         "--instances", type=int, default=1, help="worker processes of the deployment"
     )
     parser.add_argument("--skip-mlflow", action="store_true")
     args = parser.parse_args()
     seconds = 4 if args.quick else 10
+    rounds = args.rounds or (1 if args.quick else 3)
 
     import lightgbm as lgb
     import pandas as pd
@@ -223,7 +273,9 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="mw-bench-serving-"))
     print(
-        f"working in {tmp}; load generator: {'wrk' if shutil.which('wrk') else 'httpx (wrk not installed)'}"
+        f"working in {tmp}; load generator: {'wrk' if shutil.which('wrk') else 'httpx (wrk not installed)'}; "
+        f"{rounds} round(s) of {seconds} s runs; load average at start: {os.getloadavg()[0]:.2f}",
+        flush=True,
     )
     X, y = make_classification(n_samples=50_000, n_features=20, random_state=0)
     frame = pd.DataFrame(X, columns=COLUMNS)
@@ -237,43 +289,26 @@ def main() -> None:
         "PYTHONUNBUFFERED": "1",
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
     }
-    results: dict[str, dict[str, float]] = {}
+    runs: dict[str, list[dict[str, float]]] = {}
     cases = [(1, 8), (1, 32), (100, 8), (100, 32)]
+    servers: list[subprocess.Popen[bytes]] = []
 
-    # modelworks
     ws = mw.Workspace(tmp / "ws")
     ws.models.register(str(tmp / "model"), name="lgbm")
     handle = start_all(ws)
     try:
+        # -- modelworks: one endpoint, deployments pinned with azureml-model-deployment ------
         endpoint = ws.online_endpoints.create_or_update({"name": "bench"})
         settings = {"max_concurrent_requests_per_instance": 64, "max_queue_wait_ms": 5000}
-        ws.online_deployments.create_or_update(
-            {
-                "name": "plain",
-                "endpoint_name": "bench",
-                "model": "azureml:lgbm:1",
-                "instance_count": args.instances,
-                "request_settings": settings,
-            },
-            all_traffic=True,
-        )
-        key = ws.online_endpoints.get_keys("bench")["primaryKey"]
-        for rows, conns in cases:
-            results[f"modelworks {rows}r/{conns}c"] = load(
-                endpoint.scoring_uri, body_for(rows), conns, seconds, key
-            )
-        # micro-batching, fast path and DataFrame path
-        for name, extra in (
-            ("batched", {"micro_batching": {"max_batch_size": 32, "max_latency_ms": 2}}),
-            ("frame", {"environment_variables": {"MODELWORKS_NO_FAST_PATH": "1"}}),
-            (
-                "framebatched",
-                {
-                    "environment_variables": {"MODELWORKS_NO_FAST_PATH": "1"},
-                    "micro_batching": {"max_batch_size": 32, "max_latency_ms": 2},
-                },
-            ),
-        ):
+        batching = {"max_batch_size": 32, "max_latency_ms": 2}
+        no_fast = {"MODELWORKS_NO_FAST_PATH": "1"}
+        variants: dict[str, dict[str, Any]] = {
+            "plain": {},
+            "batched": {"micro_batching": batching},
+            "frame": {"environment_variables": no_fast},
+            "framebatched": {"environment_variables": no_fast, "micro_batching": batching},
+        }
+        for name, extra in variants.items():
             ws.online_deployments.create_or_update(
                 {
                     "name": name,
@@ -282,20 +317,109 @@ def main() -> None:
                     "instance_count": args.instances,
                     "request_settings": settings,
                     **extra,
-                }
+                },
+                all_traffic=name == "plain",
             )
-            ws.online_endpoints.update_traffic("bench", {name: 100})
-            results[f"modelworks {name} 1r/32c"] = load(
-                endpoint.scoring_uri, body_for(1), 32, seconds, key
+        key = ws.online_endpoints.get_keys("bench")["primaryKey"]
+
+        # -- the floor -------------------------------------------------------------------
+        (tmp / "floor_app.py").write_text(FLOOR_APP)
+        floor_port = free_port()
+        servers.append(
+            start(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "floor_app:app",
+                    "--port",
+                    str(floor_port),
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                    "--loop",
+                    "uvloop",
+                    "--http",
+                    "httptools",
+                    "--app-dir",
+                    str(tmp),
+                    "--workers",
+                    str(args.instances),
+                ],
+                {**env, "FLOOR_MODEL": str(tmp / "booster.txt")},
+                tmp / "floor.log",
             )
-        # time to first 200 of a no-code scikit-learn deployment
+        )
+        floor_url = f"http://127.0.0.1:{floor_port}/score"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.post(floor_url, content=body_for(1), timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+
+        # -- mlflow models serve -----------------------------------------------------------
+        mlflow_ping = float("nan")
+        mlflow_url = ""
+        if not args.skip_mlflow:
+            port = free_port()
+            started = time.perf_counter()
+            servers.append(
+                start(
+                    [
+                        sys.executable,
+                        "-m",
+                        "mlflow",
+                        "models",
+                        "serve",
+                        "-m",
+                        str(tmp / "model"),
+                        "--env-manager",
+                        "local",
+                        "-p",
+                        str(port),
+                        "-h",
+                        "127.0.0.1",
+                    ],
+                    env,
+                    tmp / "mlflow.log",
+                )
+            )
+            wait_ready(f"http://127.0.0.1:{port}/ping", timeout=180)
+            mlflow_ping = time.perf_counter() - started
+            mlflow_url = f"http://127.0.0.1:{port}/invocations"
+
+        # -- load: the servers take turns in every round, so load from other processes on
+        #    this shared machine falls on all of them alike -------------------------------
+        for round_ in range(rounds):
+            print(f"round {round_ + 1} (load average {os.getloadavg()[0]:.2f})", flush=True)
+            for rows, conns in cases:
+                tag = f"{rows}r/{conns}c"
+                body = body_for(rows)
+                runs.setdefault(f"floor {tag}", []).append(load(floor_url, body, conns, seconds))
+                runs.setdefault(f"modelworks {tag}", []).append(
+                    load(endpoint.scoring_uri, body, conns, seconds, key)
+                )
+                if mlflow_url:
+                    mlflow_body = json.dumps(
+                        {"dataframe_split": json.loads(body)["input_data"]}
+                    ).encode()
+                    runs.setdefault(f"mlflow {tag}", []).append(
+                        load(mlflow_url, mlflow_body, conns, seconds)
+                    )
+            for name in variants:
+                runs.setdefault(f"modelworks {name} 1r/32c", []).append(
+                    load(endpoint.scoring_uri, body_for(1), 32, seconds, key, deployment=name)
+                )
+
+        # -- online-deployment create of a no-code scikit-learn model to its first 200 ------
         from sklearn.linear_model import LogisticRegression
 
         save_model(
             LogisticRegression(max_iter=300).fit(frame, y), tmp / "sk", input_example=frame.head(3)
         )
         ws.models.register(str(tmp / "sk"), name="sk")
-        sk_key = None
         ws.online_endpoints.create_or_update({"name": "skbench"})
         sk_key = ws.online_endpoints.get_keys("skbench")["primaryKey"]
         sk_url = ws.online_endpoints.get("skbench").scoring_uri
@@ -303,91 +427,44 @@ def main() -> None:
         ws.online_deployments.create_or_update(
             {"name": "skl", "endpoint_name": "skbench", "model": "azureml:sk:1"}, all_traffic=True
         )
-        first = httpx.post(
-            sk_url, content=body_for(1), headers={"Authorization": f"Bearer {sk_key}"}
+        create_sdk = first_200(sk_url, body_for(1), sk_key, started)
+        create_cli: list[float] = []
+        for name in ("skcli", "skclitwo", "skclithree"):
+            spec = tmp / f"{name}.yml"
+            spec.write_text(f"name: {name}\nendpoint_name: skbench\nmodel: azureml:sk:1\n")
+            started = time.perf_counter()
+            subprocess.run(
+                [
+                    str(Path(sys.executable).with_name("modelworks")),
+                    "-w",
+                    str(tmp / "ws"),
+                    "online-deployment",
+                    "create",
+                    "-f",
+                    str(spec),
+                    "--all-traffic",
+                ],
+                check=True,
+                capture_output=True,
+                env=env,
+            )
+            create_cli.append(first_200(sk_url, body_for(1), sk_key, started))
+        cli_alone = time.perf_counter()
+        subprocess.run(
+            [str(Path(sys.executable).with_name("modelworks")), "--help"],
+            check=True,
+            capture_output=True,
+            env=env,
         )
-        create_s = time.perf_counter() - started
-        assert first.status_code == 200, first.text
+        cli_alone = time.perf_counter() - cli_alone
     finally:
         handle.stop()
-
-    # floor
-    (tmp / "floor_app.py").write_text(FLOOR_APP)
-    port = free_port()
-    floor = start(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "floor_app:app",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--app-dir",
-            str(tmp),
-            "--workers",
-            str(args.instances),
-        ],
-        {**env, "FLOOR_MODEL": str(tmp / "booster.txt")},
-        tmp / "floor.log",
-    )
-    try:
-        url = f"http://127.0.0.1:{port}/score"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.post(url, content=body_for(1), timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        for rows, conns in cases:
-            results[f"floor {rows}r/{conns}c"] = load(url, body_for(rows), conns, seconds)
-    finally:
-        stop(floor)
-
-    # mlflow
-    mlflow_ping = float("nan")
-    if not args.skip_mlflow:
-        port = free_port()
-        started = time.perf_counter()
-        server = start(
-            [
-                sys.executable,
-                "-m",
-                "mlflow",
-                "models",
-                "serve",
-                "-m",
-                str(tmp / "model"),
-                "--env-manager",
-                "local",
-                "-p",
-                str(port),
-                "-h",
-                "127.0.0.1",
-            ],
-            env,
-            tmp / "mlflow.log",
-        )
-        try:
-            wait_ready(f"http://127.0.0.1:{port}/ping", timeout=180)
-            mlflow_ping = time.perf_counter() - started
-            url = f"http://127.0.0.1:{port}/invocations"
-            for rows, conns in cases:
-                body = json.dumps(
-                    {"dataframe_split": json.loads(body_for(rows))["input_data"]}
-                ).encode()
-                results[f"mlflow {rows}r/{conns}c"] = load(url, body, conns, seconds)
-        finally:
+        for server in servers:
             stop(server)
 
+    results = {name: summarise(values) for name, values in runs.items()}
     print()
+    print(f"medians over {rounds} round(s); load average at the end: {os.getloadavg()[0]:.2f}")
     print(
         f"{'server / payload / connections':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}"
     )
@@ -408,15 +485,19 @@ def main() -> None:
                 f"p99 {ours['p99']:.1f} vs {ml['p99']:.1f} ms = 1/{ml['p99'] / ours['p99']:.1f} (target <= 1/5)"
             )
         print(line)
-    plain = results["modelworks 1r/32c"]["rps"]
+    plain = results["modelworks plain 1r/32c"]["rps"]
+    frame_plain = results["modelworks frame 1r/32c"]["rps"]
     print(
-        f"  micro-batching, 1 row, 32 connections: numpy fast path {results['modelworks batched 1r/32c']['rps'] / plain:.2f}x; "
-        f"DataFrame path {results['modelworks framebatched 1r/32c']['rps'] / results['modelworks frame 1r/32c']['rps']:.2f}x "
-        "(target >= 3)"
+        "  micro-batching, 1 row, 32 connections (target >= 3x): DataFrame path "
+        f"{results['modelworks framebatched 1r/32c']['rps'] / frame_plain:.2f}x; "
+        f"numpy fast path {results['modelworks batched 1r/32c']['rps'] / plain:.2f}x "
+        f"(unbatched fast path = {plain / frame_plain:.1f}x the unbatched DataFrame path)"
     )
     print(
-        f"  online-deployment create (no-code scikit-learn) to first 200: {create_s:.2f} s (target < 3 s); "
-        f"mlflow models serve to /ping: {mlflow_ping:.2f} s"
+        f"  online-deployment create (no-code scikit-learn) to first 200 (target < 3 s): "
+        f"SDK {create_sdk:.2f} s; CLI {', '.join(f'{t:.2f}' for t in create_cli)} s "
+        f"(median {median(create_cli):.2f}; of which starting the CLI, "
+        f"`modelworks --help`: {cli_alone:.2f} s); mlflow models serve to /ping: {mlflow_ping:.2f} s"
     )
     shutil.rmtree(tmp, ignore_errors=True)
 

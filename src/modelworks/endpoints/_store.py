@@ -428,12 +428,19 @@ class EndpointStore(SqlBase):
         with self._write() as conn:
             conn.execute(delete(endpoint_hosts).where(endpoint_hosts.c.id == host_id))
 
-    def live_hosts(self, stale_after_ms: int) -> list[EndpointHost]:
-        """Hosts whose heartbeat is recent; stale rows are deleted on the way."""
+    def live_hosts(self, stale_after_ms: int, *, prune: bool = True) -> list[EndpointHost]:
+        """Hosts whose heartbeat is recent; with ``prune``, stale rows are deleted on the way
+        (a write), else only read (what a caller polling for the host uses)."""
         cutoff = now_ms() - stale_after_ms
-        with self._write() as conn:
-            conn.execute(delete(endpoint_hosts).where(endpoint_hosts.c.heartbeat_at < cutoff))
-            rows = conn.execute(select(endpoint_hosts).order_by(endpoint_hosts.c.started_at))
+        query = (
+            select(endpoint_hosts)
+            .where(endpoint_hosts.c.heartbeat_at >= cutoff)
+            .order_by(endpoint_hosts.c.started_at)
+        )
+        with self._write() if prune else self._read() as conn:
+            if prune:
+                conn.execute(delete(endpoint_hosts).where(endpoint_hosts.c.heartbeat_at < cutoff))
+            rows = conn.execute(query)
             return [
                 EndpointHost(
                     id=r.id,

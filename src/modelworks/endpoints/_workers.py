@@ -1,7 +1,8 @@
 """Worker processes of one deployment generation: start, readiness, liveness, restart, stop.
 
 A :class:`WorkerGroup` starts ``instance_count`` processes of ``python -m
-modelworks.serving.worker`` (each listening on its own Unix socket), waits until every one
+modelworks.serving.worker`` (each listening on its own Unix socket; forked by the host's
+zygote when it can, see :mod:`modelworks.endpoints._launcher`), waits until every one
 answers ``GET /ready`` (the readiness probe: at most ``initial_delay + period x
 failure_threshold`` seconds, polled every 50 ms so a fast model is live in well under a
 second), and exposes them to the gateway as a :class:`~modelworks.serving.gateway.Route`.
@@ -30,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from modelworks.endpoints._launcher import Launcher
 from modelworks.serving.gateway import Route
 from modelworks.serving.upstream import Instance, probe
 
@@ -53,22 +55,24 @@ def socket_dir() -> Path:
 
 
 def tail(path: Path, lines: int = 40) -> str:
-    """The last ``lines`` lines of a log file ('' when missing)."""
+    """The last ``lines`` lines of a log file ('' when missing), read from the end."""
+    block = 64 * 1024
     try:
         with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - 64 * 1024))
-            data = handle.read().decode("utf-8", errors="replace")
+            end = handle.seek(0, os.SEEK_END)
+            start = end
+            data = b""
+            while start > 0 and data.count(b"\n") <= lines:
+                start = max(0, start - block)
+                handle.seek(start)
+                data = handle.read(end - start)
     except OSError:
         return ""
-    return "\n".join(data.splitlines()[-lines:])
+    return "\n".join(data.decode("utf-8", errors="replace").splitlines()[-lines:])
 
 
 class _Worker:
-    def __init__(
-        self, index: int, uds: str, process: subprocess.Popen[bytes], instance: Instance
-    ) -> None:
+    def __init__(self, index: int, uds: str, process: Any, instance: Instance) -> None:
         self.index = index
         self.uds = uds
         self.process = process
@@ -93,6 +97,7 @@ class WorkerGroup:
         log_path: Path,
         run_dir: Path,
         on_restart: Any = None,
+        launcher: Launcher | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.deployment = deployment
@@ -103,6 +108,7 @@ class WorkerGroup:
         self.log_path = log_path
         self.run_dir = run_dir
         self.on_restart = on_restart
+        self.launcher = launcher
         self.count = int(spec.get("instance_count", 1))
         settings = spec.get("request_settings") or {}
         self.route = Route(
@@ -130,13 +136,13 @@ class WorkerGroup:
         self._supervisor: asyncio.Task[None] | None = None
 
     # -- processes --------------------------------------------------------------------------
-    def _spawn(self, index: int) -> _Worker:
+    async def _spawn(self, index: int) -> _Worker:
         self._spawned += 1
         key = f"{self.run_dir}|{self.endpoint}|{self.deployment}|{self.generation}|{index}|{self._spawned}|{os.getpid()}"
         uds = str(socket_dir() / f"{hashlib.sha1(key.encode()).hexdigest()[:20]}.sock")
         with contextlib.suppress(FileNotFoundError):
             os.unlink(uds)
-        config = {**self.config, "uds": uds, "instance": index, "parent_pid": os.getpid()}
+        config = {**self.config, "uds": uds, "instance": index}
         self.run_dir.mkdir(parents=True, exist_ok=True)
         config_path = self.run_dir / f"{self.deployment}-g{self.generation}-i{index}.json"
         config_path.write_text(json.dumps(config), encoding="utf-8")
@@ -146,14 +152,20 @@ class WorkerGroup:
                 f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting instance-{index} of "
                 f"{self.deployment} (generation {self.generation})\n".encode()
             )
-            process = subprocess.Popen(
-                [sys.executable, "-m", "modelworks.serving.worker", "--config", str(config_path)],
-                env=self.env,
-                cwd=str(self.config.get("app_root") or self.run_dir),
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
+        argv = ["--config", str(config_path)]
+        cwd = str(self.config.get("app_root") or self.run_dir)
+        if self.launcher is not None:
+            process = await self.launcher.spawn(argv, env=self.env, cwd=cwd, log_path=self.log_path)
+        else:
+            with open(self.log_path, "ab") as log_file:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "modelworks.serving.worker", *argv],
+                    env=self.env,
+                    cwd=cwd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                )
         instance = Instance(
             uds=uds, label=f"{self.deployment}/instance-{index} (pid {process.pid})"
         )
@@ -185,9 +197,10 @@ class WorkerGroup:
     async def start(self) -> None:
         """Start every instance and wait until all are ready; WorkerStartError otherwise."""
         deadline = time.monotonic() + self.ready_timeout
-        self.workers = [self._spawn(i) for i in range(self.count)]
-        self.route.instances = [w.instance for w in self.workers]
         try:
+            for index in range(self.count):
+                self.workers.append(await self._spawn(index))
+            self.route.instances = [w.instance for w in self.workers]
             await asyncio.gather(*(self._wait_ready(w, deadline) for w in self.workers))
         except BaseException:
             await self.stop(drain=False)
@@ -209,7 +222,7 @@ class WorkerGroup:
         worker.instance.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(worker.uds)
-        fresh = self._spawn(worker.index)
+        fresh = await self._spawn(worker.index)
         position = self.workers.index(worker)
         self.workers[position] = fresh
         instances = list(self.route.instances)
@@ -283,7 +296,7 @@ class WorkerGroup:
         }
 
 
-def _terminate(process: subprocess.Popen[bytes], *, grace: float) -> None:
+def _terminate(process: Any, *, grace: float) -> None:
     if process.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError):

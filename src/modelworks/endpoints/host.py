@@ -7,10 +7,12 @@ scoring runs in the worker processes; one port per endpoint, because that keeps 
 endpoint's URI stable and independent of the others.
 
 The host reads the desired state from the database and makes it so (it *reconciles*): it
-polls one revision number every 200 ms and, when it grew, starts gateways for new endpoints,
-updates keys and traffic in place, starts a new :class:`WorkerGroup` for each new deployment
-generation, switches the route once the new workers are ready (zero downtime) and drains and
-stops the old ones. Because everything is in the database, restarting the host re-creates
+polls one revision number every 200 ms (and at once when a change made on this machine rings
+its doorbell, :mod:`modelworks.endpoints._doorbell`) and, when it grew, starts gateways for new
+endpoints, updates keys and traffic in place, starts a new :class:`WorkerGroup` for each new
+deployment generation (its workers forked by the host's zygote, a process that has the heavy
+libraries imported, see :mod:`modelworks.endpoints._launcher`), switches the route once the
+new workers are ready (zero downtime) and drains and stops the old ones. Because everything is in the database, restarting the host re-creates
 every endpoint with the same ports and keys.
 
 Ways to run it:
@@ -42,10 +44,13 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelworks.endpoints._doorbell import Doorbell, bell_path
+from modelworks.endpoints._launcher import Launcher
 from modelworks.endpoints._store import EndpointStore, open_endpoint_store
-from modelworks.endpoints._workers import WorkerGroup, WorkerStartError, tail
+from modelworks.endpoints._workers import WorkerGroup, WorkerStartError, socket_dir, tail
 from modelworks.endpoints.entities import endpoint_address
 from modelworks.errors import ConflictError, ModelworksError, StoreUnavailableError
+from modelworks.serving._http import HttpServer
 from modelworks.serving.gateway import AccessLog, EndpointGateway
 from modelworks.serving.metrics import GatewayMetrics
 
@@ -82,44 +87,18 @@ def _pid_alive(pid: int) -> bool:
 
 
 class _Server:
-    """One endpoint's gateway listening on its port (a uvicorn server in the host's loop)."""
+    """One endpoint's gateway listening on its port (in the host's event loop)."""
 
     def __init__(self, gateway: EndpointGateway, port: int) -> None:
-        import importlib.util
-
-        import uvicorn
-
         self.gateway = gateway
         self.port = port
-        self.config = uvicorn.Config(
-            gateway,
-            host=endpoint_address(),
-            port=port,
-            lifespan="off",
-            http="httptools" if importlib.util.find_spec("httptools") else "h11",
-            access_log=False,
-            log_level="warning",
-            timeout_keep_alive=300,
-            backlog=4096,
-            timeout_graceful_shutdown=10,
-        )
-        self.config.load()
-        self.server = uvicorn.Server(self.config)
-        self.server.lifespan = self.config.lifespan_class(self.config)
-        self._ticker: asyncio.Task[None] | None = None
+        self.server = HttpServer(gateway)
 
     async def start(self) -> None:
-        await self.server.startup()
-        if not self.server.started:
-            raise OSError(f"cannot listen on {endpoint_address()}:{self.port}")
-        self._ticker = asyncio.get_running_loop().create_task(self.server.main_loop())
+        await self.server.start(host=endpoint_address(), port=self.port)
 
     async def stop(self) -> None:
-        self.server.should_exit = True
-        if self._ticker is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
-        await self.server.shutdown()
+        await self.server.close(grace=10.0)
 
 
 class EndpointHost:
@@ -145,6 +124,9 @@ class EndpointHost:
         self.store: EndpointStore | None = None
         self.ready = threading.Event()
         self.error: BaseException | None = None
+        self.launcher: Launcher | None = None
+        self._wake: asyncio.Event | None = None
+        self._bell: Doorbell | None = None
 
     # -- life cycle -------------------------------------------------------------------------
     async def run(self) -> None:
@@ -153,18 +135,33 @@ class EndpointHost:
 
         self._stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        self.ws = await loop.run_in_executor(None, Workspace, self.location)
-        self.store = open_endpoint_store(self.ws)
-        store = self.store
-        live = await loop.run_in_executor(None, store.live_hosts, STALE_MS)
-        others = [h for h in live if _pid_alive(h.pid) or h.hostname != socket.gethostname()]
-        if others:
-            raise ConflictError(
-                f"The endpoints of workspace {self.location} are already hosted by process "
-                f"{others[0].pid} on {others[0].hostname}. Stop it first (modelworks "
-                "online-endpoint stop-host) or use that one."
-            )
-        await loop.run_in_executor(None, store.register_host, self.id, os.getpid())
+        # the zygote first: its imports take seconds and run while this process opens the
+        # workspace (a local folder's runtime files are at <folder>/endpoints)
+        early = "://" not in self.location
+        if early:
+            self._start_launcher(Path(self.location).expanduser().resolve() / "endpoints")
+        try:
+            self.ws = await loop.run_in_executor(None, Workspace, self.location)
+            self.store = open_endpoint_store(self.ws)
+            store = self.store
+            live = await loop.run_in_executor(None, store.live_hosts, STALE_MS)
+            others = [h for h in live if _pid_alive(h.pid) or h.hostname != socket.gethostname()]
+            if others:
+                raise ConflictError(
+                    f"The endpoints of workspace {self.location} are already hosted by process "
+                    f"{others[0].pid} on {others[0].hostname}. Stop it first (modelworks "
+                    "online-endpoint stop-host) or use that one."
+                )
+            await loop.run_in_executor(None, store.register_host, self.id, os.getpid())
+        except BaseException:
+            if self.launcher is not None:
+                await loop.run_in_executor(None, self.launcher.stop)
+            raise
+        if not early:
+            self._start_launcher(runtime_dir(self.ws))
+        self._wake = asyncio.Event()
+        self._bell = Doorbell(bell_path(runtime_dir(self.ws), socket_dir()), self._wake.set)
+        await self._bell.start()
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -175,24 +172,37 @@ class EndpointHost:
             self.ready.set()
             await self._loop()
         finally:
+            if self._bell is not None:
+                self._bell.close()
             await self._shutdown()
             with contextlib.suppress(ModelworksError):
                 await loop.run_in_executor(None, store.remove_host, self.id)
             store.close()
             self.ws.close()
 
+    def _start_launcher(self, folder: Path) -> None:
+        self.launcher = Launcher(
+            socket_path=Launcher.socket_for(f"{self.id}|{os.getpid()}", socket_dir()),
+            log_path=folder / "logs" / "zygote.log",
+        )
+        self.launcher.start()
+
     def request_stop(self) -> None:
         if self._stop is not None:
             self._stop.set()
+        if self._wake is not None:
+            self._wake.set()
 
     async def _loop(self) -> None:
         assert self._stop is not None and self.store is not None
         loop = asyncio.get_running_loop()
         last_beat = time.monotonic()
         idle_since: float | None = None
+        wake = self._wake or asyncio.Event()
         while not self._stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), POLL_S)
+                await asyncio.wait_for(wake.wait(), POLL_S)  # a poll, or the doorbell
+            wake.clear()
             if self._stop.is_set():
                 break
             try:
@@ -205,6 +215,8 @@ class EndpointHost:
                         None, self.store.heartbeat_host, self.id, self.applied
                     )
                     await self._report_runtime()
+                    if self.launcher is not None:
+                        self.launcher.revive()
                     root = self.ws.root if self.ws is not None else None
                     if root is not None and not root.exists():
                         log.info("The workspace folder %s is gone; the host exits.", root)
@@ -232,6 +244,8 @@ class EndpointHost:
             *(g.stop(drain=False) for g in self.groups.values()), return_exceptions=True
         )
         self.groups.clear()
+        if self.launcher is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.launcher.stop)
 
     # -- reconciling ------------------------------------------------------------------------
     async def _reconcile(self) -> None:
@@ -365,6 +379,7 @@ class EndpointHost:
             log_path=folder / "logs" / deployment.endpoint_name / f"{deployment.name}.log",
             run_dir=folder / "run" / deployment.endpoint_name,
             on_restart=self._count_restart,
+            launcher=self.launcher,
         )
 
     def _count_restart(self, group: WorkerGroup) -> None:
@@ -460,22 +475,29 @@ def serve_forever(location: str, *, idle_exit: bool = False) -> None:
         loop.close()
 
 
-def live_host(ws: Workspace) -> Any:
-    """The host serving ``ws`` now (an :class:`EndpointHost` record), or None."""
-    store = open_endpoint_store(ws)
-    try:
-        hosts = store.live_hosts(STALE_MS)
-    finally:
-        store.close()
+def live_host(ws: Workspace, *, store: EndpointStore | None = None) -> Any:
+    """The host serving ``ws`` now (an :class:`EndpointHost` record), or None.
+
+    With ``store`` (an open endpoint store of ``ws``, kept open) it only reads, which is what
+    callers polling for a host want; without, it opens one and prunes stale host rows.
+    """
+    if store is not None:
+        hosts = store.live_hosts(STALE_MS, prune=False)
+    else:
+        own = open_endpoint_store(ws)
+        try:
+            hosts = own.live_hosts(STALE_MS)
+        finally:
+            own.close()
     for host in hosts:
         if host.hostname != socket.gethostname() or _pid_alive(host.pid):
             return host
     return None
 
 
-def ensure_host(ws: Workspace, *, timeout: float = 30.0) -> Any:
+def ensure_host(ws: Workspace, *, timeout: float = 30.0, store: EndpointStore | None = None) -> Any:
     """The live host of ``ws``; starts a detached one when there is none."""
-    found = live_host(ws)
+    found = live_host(ws, store=store)
     if found is not None:
         return found
     folder = runtime_dir(ws)

@@ -114,15 +114,24 @@ class _Base:
     def _host(self) -> None:
         from modelworks.endpoints.host import ensure_host
 
-        ensure_host(self._ws)
+        ensure_host(self._ws, store=self._store)
+
+    def _ring(self) -> None:
+        """Tell a host on this machine to look at the desired state now (see _doorbell)."""
+        from modelworks.endpoints._doorbell import bell_path, ring
+        from modelworks.endpoints._workers import socket_dir
+        from modelworks.endpoints.host import runtime_dir
+
+        ring(bell_path(runtime_dir(self._ws), socket_dir()))
 
     def _wait_applied(self, revision: int, timeout: float) -> None:
         """Wait until the live host has applied ``revision`` (no-op when no host runs)."""
         from modelworks.endpoints.host import live_host
 
+        self._ring()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            host = live_host(self._ws)
+            host = live_host(self._ws, store=self._store)
             if host is None or host.applied_revision >= revision:
                 return
             time.sleep(0.05)
@@ -401,6 +410,7 @@ class OnlineDeploymentOperations(_Base):
 
         def wait(limit: float) -> OnlineDeployment:
             self._host()
+            self._ring()
             deadline = time.monotonic() + limit
             while True:
                 found = store.get_deployment(endpoint_name, name)

@@ -1,4 +1,4 @@
-"""The scoring app one worker process runs: a plain ASGI app, no framework on the hot path.
+"""The scoring app one worker process runs: no framework on the hot path.
 
 Routes (Azure's inference server and MLflow's scoring server in one)::
 
@@ -13,8 +13,12 @@ Routes (Azure's inference server and MLflow's scoring server in one)::
 Errors answer ``{"message": ..., "error_code": ..., "details": ...}`` with the status of the
 error (400 malformed body, 422 signature mismatch, 413 body too large, 500 a failing run()
 with ``x-ms-run-function-failed: True``). Fast no-code predictions run on the event loop (they
-take tens of microseconds); score.py run() and DataFrame predictions run in the worker's one
-model thread, so probes keep answering while a request is scored.
+take tens of microseconds) and are answered without a Task; score.py run() and DataFrame
+predictions (including building and checking the DataFrame) run in the worker's one model
+thread, so probes keep answering while a request is scored.
+
+The same app serves behind the gateway (worker processes, on :mod:`modelworks.serving._http`)
+and standalone as ASGI (``modelworks serve``, the packaged container): see :class:`ScoringApp`.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import orjson
 
 from modelworks.errors import InvalidInputError, ModelworksError
 from modelworks.serving._errors import PayloadTooLargeError
+from modelworks.serving._http import Request, ServerConnection
 
 __all__ = ["ScoringApp", "dumps"]
 
@@ -81,9 +86,32 @@ def _loads(body: bytes) -> Any:
         raise InvalidInputError(f"The request body is not valid JSON: {e}.") from e
 
 
+class _Answer:
+    """A response: status, extra headers, body and content type."""
+
+    __slots__ = ("body", "content_type", "headers", "status")
+
+    def __init__(
+        self,
+        status: int,
+        body: bytes,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        content_type: bytes = _JSON,
+    ) -> None:
+        self.status = status
+        self.body = body
+        self.headers = headers or []
+        self.content_type = content_type
+
+
 class ScoringApp:
-    """ASGI app for one scorer (:class:`~modelworks.serving.nocode.NoCodeScorer` or
-    :class:`~modelworks.serving.script.ScriptScorer`)."""
+    """The scoring app for one scorer (:class:`~modelworks.serving.nocode.NoCodeScorer` or
+    :class:`~modelworks.serving.script.ScriptScorer`).
+
+    Two ways in, one behaviour: as a handler of :mod:`modelworks.serving._http` (what worker
+    processes serve; a fast-path prediction is answered inside :meth:`handle`, without a Task),
+    and as an ASGI app (``modelworks serve``, the packaged container, tests).
+    """
 
     def __init__(
         self,
@@ -124,6 +152,36 @@ class ScoringApp:
             }
         )
 
+    # -- the worker's HTTP server -----------------------------------------------------------
+    def body_limit(self, request: Request) -> int:
+        return self.max_body
+
+    def handle(self, request: Request, connection: ServerConnection) -> None:
+        request_id = _request_id(request.headers)
+        try:
+            if request.too_large:
+                raise PayloadTooLargeError(
+                    f"The request body is over the limit of {self.max_body} bytes. Send fewer "
+                    "rows per request."
+                )
+            result = self.dispatch(
+                request.method, request.path, request.query, request.headers, request.body
+            )
+        except Exception as e:  # noqa: BLE001 - every error becomes an answer
+            result = _failure(e, request.method, request.path)
+        if isinstance(result, _Answer):
+            _respond(connection, request, request_id, result)
+            return
+
+        def done(future: asyncio.Future[_Answer]) -> None:
+            try:
+                answer = future.result()
+            except BaseException as e:  # noqa: BLE001 - every error becomes an answer
+                answer = _failure(e, request.method, request.path)
+            _respond(connection, request, request_id, answer)
+
+        asyncio.ensure_future(result).add_done_callback(done)
+
     # -- ASGI -------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -133,115 +191,177 @@ class ScoringApp:
             return
         method = scope["method"]
         path = scope["path"]
-        request_id = _request_id(scope)
+        headers = scope["headers"]
+        request_id = _request_id(headers)
         try:
-            if path == "/score":
-                await self._score(scope, receive, send, request_id)
-            elif path == "/invocations":
-                if method != "POST":
-                    raise _MethodNotAllowed("POST")
-                if self.is_script:
-                    raise _NotFound(
-                        "This deployment runs a scoring script, which answers POST /score; "
-                        "/invocations is for no-code model deployments."
-                    )
-                await self._model(scope, receive, send, request_id, "/invocations")
-            elif method in ("GET", "HEAD"):
-                await self._get(scope, send, path, request_id)
-            else:
-                raise _NotFound(f"No route {method} {path}.")
-        except ModelworksError as e:
-            await _send(send, e.status_code, _error_body(e), request_id, _error_headers(e))
-        except Exception:  # noqa: BLE001 - the last line of defence: 500 and a log line
-            log.error("Unhandled error on %s %s:\n%s", method, path, traceback.format_exc())
-            await _send(send, 500, dumps({"message": _INTERNAL}), request_id)
+            body = await read_body(scope, receive, self.max_body) if method == "POST" else b""
+            result = self.dispatch(method, path, scope.get("query_string", b""), headers, body)
+            if not isinstance(result, _Answer):
+                result = await result
+        except Exception as e:  # noqa: BLE001 - every error becomes an answer
+            result = _failure(e, method, path)
+        await _send(
+            send,
+            result.status,
+            result.body,
+            request_id,
+            result.headers,
+            content_type=result.content_type,
+        )
 
-    async def _get(self, scope: Scope, send: Send, path: str, request_id: bytes) -> None:
+    # -- routing ----------------------------------------------------------------------------
+    def dispatch(
+        self,
+        method: str,
+        path: str,
+        query: bytes,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+    ) -> _Answer | Awaitable[_Answer]:
+        """The answer to one request, or an awaitable of it (raises ModelworksError)."""
+        if path == "/score":
+            if method == "OPTIONS":
+                return _Answer(200, b"", content_type=b"text/plain")
+            if self.is_script:
+                if method not in ("GET", "POST"):
+                    raise _MethodNotAllowed("GET, POST")
+                return self._script(method, path, query, headers, body)
+            if method != "POST":
+                raise _MethodNotAllowed("POST")
+            return self._model(query, body)
+        if path == "/invocations":
+            if method != "POST":
+                raise _MethodNotAllowed("POST")
+            if self.is_script:
+                raise _NotFound(
+                    "This deployment runs a scoring script, which answers POST /score; "
+                    "/invocations is for no-code model deployments."
+                )
+            return self._model(query, body)
+        if method in ("GET", "HEAD"):
+            return self._get(path, query)
+        raise _NotFound(f"No route {method} {path}.")
+
+    def _get(self, path: str, query: bytes) -> _Answer:
         if path == "/":
-            await _send(
-                send, 200, b"Healthy", request_id, content_type=b"text/plain; charset=utf-8"
-            )
-        elif path in ("/health", "/ping"):
-            await _send(send, 200, b'{"status":"ok"}', request_id)
-        elif path == "/ready":
-            await _send(send, 200, self.ready_body, request_id)
-        elif path in ("/swagger.json", "/openapi.json"):
-            query = _query(scope)
-            version = "3" if path == "/openapi.json" else query.get("version")
+            return _Answer(200, b"Healthy", content_type=b"text/plain; charset=utf-8")
+        if path in ("/health", "/ping"):
+            return _Answer(200, b'{"status":"ok"}')
+        if path == "/ready":
+            return _Answer(200, self.ready_body)
+        if path in ("/swagger.json", "/openapi.json"):
+            version = "3" if path == "/openapi.json" else _query(query).get("version")
             key = version or "2"
             if key not in self._swagger:
                 from modelworks.serving.swagger import swagger_for
 
                 self._swagger[key] = dumps(swagger_for(self.scorer, version))
-            await _send(send, 200, self._swagger[key], request_id)
-        else:
-            raise _NotFound(
-                f"No route GET {path}. Routes: GET /, /ready, /swagger.json; POST /score"
-                + ("" if self.is_script else ", /invocations")
-                + "."
-            )
+            return _Answer(200, self._swagger[key])
+        raise _NotFound(
+            f"No route GET {path}. Routes: GET /, /ready, /swagger.json; POST /score"
+            + ("" if self.is_script else ", /invocations")
+            + "."
+        )
 
-    async def _score(self, scope: Scope, receive: Receive, send: Send, request_id: bytes) -> None:
-        method = scope["method"]
-        if method == "OPTIONS":
-            await _send(send, 200, b"", request_id, content_type=b"text/plain")
-            return
-        if self.is_script:
-            if method not in ("GET", "POST"):
-                raise _MethodNotAllowed("GET, POST")
-            await self._script(scope, receive, send, request_id)
-            return
-        if method != "POST":
-            raise _MethodNotAllowed("POST")
-        await self._model(scope, receive, send, request_id, "/score")
-
-    async def _model(
-        self, scope: Scope, receive: Receive, send: Send, request_id: bytes, route: str
-    ) -> None:
-        body = await read_body(scope, receive, self.max_body)
+    def _model(self, query: bytes, body: bytes) -> _Answer | Awaitable[_Answer]:
         started = time.perf_counter()
         payload = _loads(body)
-        want = scope.get("query_string") and _query(scope).get("probabilities") in (
-            "1",
-            "true",
-            "True",
-        )
-        prepared = self.scorer.prepare(payload, want_proba=bool(want))
+        want = bool(query) and _query(query).get("probabilities") in ("1", "true", "True")
+        prepared = self.scorer.prepare(payload, want_proba=want, defer=True)
         if self.batcher is not None:
-            answer = await self.batcher.submit(prepared)
-        elif prepared.fast:
-            answer = self.scorer.predict(prepared)
-        else:
-            loop = asyncio.get_running_loop()
-            answer = await loop.run_in_executor(self.executor, self.scorer.predict, prepared)
-        elapsed = (time.perf_counter() - started) * 1000
-        await _send(
-            send,
-            200,
-            dumps(answer),
-            request_id,
-            [(b"x-ms-run-fn-exec-ms", f"{elapsed:.3f}".encode())],
-        )
-
-    async def _script(self, scope: Scope, receive: Receive, send: Send, request_id: bytes) -> None:
-        body = await read_body(scope, receive, self.max_body) if scope["method"] == "POST" else b""
-        headers = [(_title(k.decode("latin-1")), v.decode("latin-1")) for k, v in scope["headers"]]
+            return _then(self.batcher.submit(prepared), lambda a: _scored(a, started))
+        if prepared.fast:
+            return _scored(self.scorer.predict(prepared), started)
         loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(
+        future = loop.run_in_executor(self.executor, self.scorer.predict, prepared)
+        return _then(future, lambda a: _scored(a, started))
+
+    def _script(
+        self,
+        method: str,
+        path: str,
+        query: bytes,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+    ) -> Awaitable[_Answer]:
+        titled = [(_title(k.decode("latin-1")), v.decode("latin-1")) for k, v in headers]
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(
             self.executor,
             lambda: self.scorer.call(
-                method=scope["method"],
-                body=body,
-                query=scope.get("query_string", b""),
-                headers=headers,
-                path=scope["path"],
+                method=method, body=body, query=query, headers=titled, path=path
             ),
         )
-        extra = [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in result.headers]
-        content_type = next((v for k, v in extra if k == b"content-type"), _JSON)
-        extra = [(k, v) for k, v in extra if k not in (b"content-type", b"content-length")]
-        extra.append((b"x-ms-run-fn-exec-ms", f"{result.elapsed_ms:.3f}".encode()))
-        await _send(send, result.status, result.body, request_id, extra, content_type=content_type)
+        return _then(future, _script_answer)
+
+
+def _scored(answer: Any, started: float) -> _Answer:
+    elapsed = (time.perf_counter() - started) * 1000
+    return _Answer(200, dumps(answer), [(b"x-ms-run-fn-exec-ms", f"{elapsed:.3f}".encode())])
+
+
+def _script_answer(result: Any) -> _Answer:
+    extra = []
+    content_type = _JSON
+    for k, v in result.headers:
+        name = str(k).lower().encode("latin-1")
+        value = str(v).encode("latin-1")
+        if b"\r" in value or b"\n" in value or b"\r" in name or b"\n" in name or b":" in name:
+            log.warning("Dropped an invalid response header from the scoring script: %r", k)
+            continue
+        if name == b"content-type":
+            content_type = value
+        elif name != b"content-length":
+            extra.append((name, value))
+    extra.append((b"x-ms-run-fn-exec-ms", f"{result.elapsed_ms:.3f}".encode()))
+    return _Answer(result.status, result.body, extra, content_type)
+
+
+def _then(source: Awaitable[Any], convert: Callable[[Any], _Answer]) -> asyncio.Future[_Answer]:
+    """A future of ``convert(result of source)`` (errors pass through)."""
+    future = asyncio.ensure_future(source)
+    out: asyncio.Future[_Answer] = future.get_loop().create_future()
+
+    def done(f: asyncio.Future[Any]) -> None:
+        if out.done():
+            return
+        if f.cancelled():
+            out.cancel()
+            return
+        error = f.exception()
+        if error is not None:
+            out.set_exception(error)
+            return
+        try:
+            out.set_result(convert(f.result()))
+        except Exception as e:  # noqa: BLE001 - e.g. an answer that cannot be serialised
+            out.set_exception(e)
+
+    future.add_done_callback(done)
+    return out
+
+
+def _failure(error: BaseException, method: str, path: str) -> _Answer:
+    if isinstance(error, ModelworksError):
+        return _Answer(error.status_code, _error_body(error), _error_headers(error))
+    log.error(
+        "Unhandled error on %s %s:\n%s",
+        method,
+        path,
+        "".join(traceback.format_exception(error)),
+    )
+    return _Answer(500, dumps({"message": _INTERNAL}))
+
+
+def _respond(
+    connection: ServerConnection, request: Request, request_id: bytes, answer: _Answer
+) -> None:
+    headers = [(b"x-request-id", request_id)]
+    if answer.headers:
+        headers += answer.headers
+    connection.respond(
+        request, answer.status, headers, answer.body, content_type=answer.content_type
+    )
 
 
 class _NotFound(ModelworksError):
@@ -278,17 +398,17 @@ def _error_headers(error: ModelworksError) -> list[tuple[bytes, bytes]]:
     return []
 
 
-def _request_id(scope: Scope) -> bytes:
-    for key, value in scope["headers"]:
+def _request_id(headers: list[tuple[bytes, bytes]]) -> bytes:
+    for key, value in headers:
         if key == b"x-request-id" and 0 < len(value) <= 100:
             return bytes(value)
     return uuid.uuid4().hex.encode()
 
 
-def _query(scope: Scope) -> dict[str, str]:
+def _query(query: bytes) -> dict[str, str]:
     from urllib.parse import parse_qsl
 
-    return dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+    return dict(parse_qsl(query.decode("latin-1")))
 
 
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:

@@ -1,4 +1,4 @@
-"""An endpoint's gateway: the ASGI app on the endpoint's port, in front of its deployments.
+"""An endpoint's gateway: the handler on the endpoint's port, in front of its deployments.
 
 For each scoring request (``POST /score``, ``/invocations``, ``GET /score``) it:
 
@@ -10,16 +10,22 @@ For each scoring request (``POST /score``, ``/invocations``, ``GET /score``) it:
    waiting at most ``max_queue_wait_ms`` → 429;
 5. forwards it to that worker, waiting at most ``request_timeout_ms`` → 408; a worker that
    cannot be reached (crashed, restarting) is retried once on another instance;
-6. answers with the worker's answer plus ``x-request-id`` (the client's or a new one),
-   ``x-ms-client-request-id`` (echoed) and ``azureml-model-deployment``; a scoring script
-   that failed (500 with ``x-ms-run-function-failed``) becomes Azure's 424 with
-   ``ms-azureml-model-error-statuscode``;
+6. answers with the worker's answer plus ``x-request-id`` (the client's or a new one, also
+   sent to the worker), ``x-ms-client-request-id`` (echoed) and ``azureml-model-deployment``;
+   a scoring script that failed (500 with ``x-ms-run-function-failed``) becomes Azure's 424
+   with ``ms-azureml-model-error-statuscode``;
 7. copies the request to mirror deployments (``mirror_traffic`` %), discarding their answers;
 8. counts it in Prometheus metrics and writes an access-log line.
 
 ``GET /``, ``/swagger.json``, ``/openapi.json`` go to a deployment without a credential;
 ``GET /metrics`` is the Prometheus exposition. The host changes routes, traffic and keys in
 place (one assignment each), so a change never drops a request.
+
+It runs on :mod:`modelworks.serving._http` and is written with callbacks rather than
+coroutines: every scoring request crosses it, and on a two-core machine the few tens of
+microseconds a Task, a Future and an ASGI round trip cost per request are a large share of
+the whole answer. Steps 1-3 run when the request's headers are in (:meth:`body_limit`), the
+rest in :class:`_Exchange`, one small object per request.
 """
 
 from __future__ import annotations
@@ -27,11 +33,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import hmac
+import json
 import logging
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,19 +49,23 @@ from modelworks.serving._errors import (
     RequestTimeoutError,
     TooManyRequestsError,
 )
+from modelworks.serving._http import Request, ServerConnection
 from modelworks.serving.metrics import GatewayMetrics
-from modelworks.serving.upstream import Instance, UpstreamError
+from modelworks.serving.upstream import (
+    Call,
+    Instance,
+    UpstreamError,
+    UpstreamResponse,
+    encode_request,
+)
 
 __all__ = ["AccessLog", "EndpointGateway", "Route"]
 
 log = logging.getLogger("modelworks.endpoints.gateway")
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-
 _PUBLIC = {"/", "/swagger.json", "/openapi.json"}
 _SCORING = {"/score", "/invocations"}
+#: worker answer headers the gateway does not pass on (it sets its own or they are hop-by-hop)
 _DROP = {
     b"connection",
     b"keep-alive",
@@ -65,6 +75,7 @@ _DROP = {
     b"server",
     b"x-request-id",
 }
+#: client request headers not forwarded to the worker
 _FORWARD_SKIP = {
     b"host",
     b"connection",
@@ -75,7 +86,9 @@ _FORWARD_SKIP = {
     b"upgrade",
     b"authorization",
     b"expect",
+    b"x-request-id",
 }
+_DEFAULT_LIMIT = 16 * 1024 * 1024
 
 
 class Route:
@@ -90,7 +103,7 @@ class Route:
         max_concurrent: int = 1,
         max_queue_wait_ms: float = 500,
         request_timeout_ms: float = 5000,
-        max_body_bytes: int = 16 * 1024 * 1024,
+        max_body_bytes: int = _DEFAULT_LIMIT,
     ) -> None:
         self.name = name
         self.instances = instances
@@ -100,7 +113,7 @@ class Route:
         self.timeout = request_timeout_ms / 1000
         self.max_body = max_body_bytes
         self.in_flight = 0
-        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._waiters: collections.deque[Any] = collections.deque()
 
     def _pick(self, avoid: Instance | None = None) -> Instance | None:
         best: Instance | None = None
@@ -113,54 +126,81 @@ class Route:
                 best = instance
         return best
 
-    async def acquire(self, *, wait: bool = True, avoid: Instance | None = None) -> Instance:
-        """A slot on the least busy healthy instance; TooManyRequestsError past the queue wait."""
+    def try_acquire(self, avoid: Instance | None = None) -> Instance | None:
+        """A slot on the least busy healthy instance now, or None when all are taken."""
         instance = self._pick(avoid)
-        if instance is None and wait and self.queue_wait > 0:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + self.queue_wait
-            while instance is None:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                waiter: asyncio.Future[None] = loop.create_future()
-                self._waiters.append(waiter)
-                try:
-                    await asyncio.wait_for(waiter, remaining)
-                except TimeoutError:
-                    pass
-                finally:
-                    if waiter in self._waiters:
-                        self._waiters.remove(waiter)
-                instance = self._pick(avoid)
-        if instance is None:
-            healthy = sum(1 for i in self.instances if i.healthy)
-            raise TooManyRequestsError(
-                f"Deployment {self.name!r} is busy: {healthy} healthy instance(s) x "
-                f"{self.max_concurrent} concurrent request(s) each are all taken. Retry later, or "
-                "raise instance_count or request_settings.max_concurrent_requests_per_instance."
-            )
-        instance.in_flight += 1
-        self.in_flight += 1
+        if instance is not None:
+            instance.in_flight += 1
+            self.in_flight += 1
         return instance
+
+    def busy_error(self) -> TooManyRequestsError:
+        healthy = sum(1 for i in self.instances if i.healthy)
+        return TooManyRequestsError(
+            f"Deployment {self.name!r} is busy: {healthy} healthy instance(s) x "
+            f"{self.max_concurrent} concurrent request(s) each are all taken. Retry later, or "
+            "raise instance_count or request_settings.max_concurrent_requests_per_instance."
+        )
+
+    def wait(self, waiter: Any) -> None:
+        """Queue ``waiter``: its ``slot(instance)`` is called when one frees up (unless its
+        ``waiting`` attribute was cleared meanwhile)."""
+        self._waiters.append(waiter)
+
+    async def acquire(self, *, wait: bool = True, avoid: Instance | None = None) -> Instance:
+        """A slot, waiting at most ``max_queue_wait_ms``; TooManyRequestsError after that."""
+        instance = self.try_acquire(avoid)
+        if instance is not None:
+            return instance
+        if not wait or self.queue_wait <= 0:
+            raise self.busy_error()
+        loop = asyncio.get_running_loop()
+        waiter = _FutureWaiter(loop.create_future())
+        self.wait(waiter)
+        try:
+            return await asyncio.wait_for(waiter.future, self.queue_wait)
+        except TimeoutError:
+            raise self.busy_error() from None
+        finally:
+            waiter.waiting = False
 
     def release(self, instance: Instance) -> None:
         instance.in_flight -= 1
         self.in_flight -= 1
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                break
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters[0]
+            if not waiter.waiting:
+                waiters.popleft()
+                continue
+            free = self.try_acquire()
+            if free is None:
+                return
+            waiters.popleft()
+            waiter.waiting = False
+            waiter.slot(free)
 
     async def drained(self, timeout: float) -> bool:
         """Wait until no request is in flight (at most ``timeout`` seconds)."""
         deadline = time.monotonic() + timeout
-        while self.in_flight > 0 or self._waiters:
+        while self.in_flight > 0 or any(w.waiting for w in self._waiters):
             if time.monotonic() > deadline:
                 return False
             await asyncio.sleep(0.02)
         return True
+
+
+class _FutureWaiter:
+    __slots__ = ("future", "waiting")
+
+    def __init__(self, future: asyncio.Future[Instance]) -> None:
+        self.future = future
+        self.waiting = True
+
+    def slot(self, instance: Instance) -> None:
+        if self.future.done():  # timed out in the same loop turn: give the slot back
+            return
+        self.future.set_result(instance)
 
 
 class AccessLog:
@@ -197,8 +237,22 @@ class AccessLog:
             handle.writelines(out)
 
 
+class _Head:
+    """What the gateway learnt from a request's headers (kept in ``request.state``)."""
+
+    __slots__ = ("client_id", "error", "pinned", "request_id", "route", "started")
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.request_id = b""
+        self.client_id: bytes | None = None
+        self.pinned = False
+        self.route: Route | None = None
+        self.error: ModelworksError | None = None
+
+
 class EndpointGateway:
-    """The ASGI app of one endpoint (see the module docstring)."""
+    """The request handler of one endpoint (see the module docstring)."""
 
     def __init__(
         self,
@@ -216,13 +270,14 @@ class EndpointGateway:
         self._routes: dict[str, Route] = {}
         self._traffic: list[tuple[float, str]] = []
         self._mirror: list[tuple[str, float]] = []
-        self._background: set[asyncio.Task[None]] = set()
+        self._auth_cache: dict[bytes, bool] = {}
 
     # -- what the host changes --------------------------------------------------------------
     def set_auth(self, mode: str, key_hashes: list[str], secret: str) -> None:
         self.auth_mode = mode
         self._key_hashes = tuple(key_hashes)
         self._secret = secret
+        self._auth_cache = {}
 
     def set_routes(self, routes: dict[str, Route]) -> None:
         self._routes = dict(routes)
@@ -255,11 +310,24 @@ class EndpointGateway:
         self._traffic = [(cumulative / total, d) for cumulative, d in table] if total else []
         self._mirror = [(d, float(w)) for d, w in sorted((mirror or {}).items()) if w > 0]
 
-    # -- requests ---------------------------------------------------------------------------
+    # -- credentials and routing ------------------------------------------------------------
     def _authorized(self, header: bytes | None) -> bool:
         if header is None or header[:7].lower() != b"bearer ":
             return False
         token = header[7:].strip()
+        cache = self._auth_cache
+        known = cache.get(token)
+        if known is not None:
+            return known
+        valid = self._check(token)
+        if self.auth_mode == "key" and valid:
+            # only keys are remembered (tokens expire); cleared whenever the keys change
+            if len(cache) > 64:
+                cache.clear()
+            cache[token] = True
+        return valid
+
+    def _check(self, token: bytes) -> bool:
         if self.auth_mode == "key":
             digest = hash_key(token)
             if any(hmac.compare_digest(digest, h) for h in self._key_hashes):
@@ -304,17 +372,12 @@ class EndpointGateway:
             "header."
         )
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            if scope["type"] == "lifespan":
-                await _lifespan(receive, send)
-            return
-        started = time.perf_counter()
-        method: str = scope["method"]
-        path: str = scope["path"]
-        auth = pinned = request_id = client_id = None
-        length = None
-        for key, value in scope["headers"]:
+    # -- the server's handler protocol ------------------------------------------------------
+    def body_limit(self, request: Request) -> int:
+        """Headers are in: authenticate, pick the deployment, say how much body it takes."""
+        head = request.state = _Head(time.perf_counter())
+        auth = pinned = request_id = None
+        for key, value in request.headers:
             if key == b"authorization":
                 auth = value
             elif key == b"azureml-model-deployment":
@@ -322,223 +385,280 @@ class EndpointGateway:
             elif key == b"x-request-id":
                 request_id = value
             elif key == b"x-ms-client-request-id":
-                client_id = value
-            elif key == b"content-length":
-                length = value
+                head.client_id = value[:100]
         if request_id is None or not 0 < len(request_id) <= 100:
             request_id = uuid.uuid4().hex.encode()
-        ids = [(b"x-request-id", request_id)]
-        if client_id is not None:
-            ids.append((b"x-ms-client-request-id", client_id[:100]))
-        deployment = "-"
-        status = 500
-        size = 0
+        head.request_id = request_id
+        head.pinned = pinned is not None
+        path = request.path
+        if path == "/metrics" and request.method in ("GET", "HEAD"):
+            return 0
+        public = path in _PUBLIC and request.method in ("GET", "HEAD")
         try:
-            if path == "/metrics" and method == "GET":
-                body = self.metrics.exposition()
-                status = 200
-                await _answer(send, 200, body, ids, b"text/plain; version=0.0.4")
-                return
-            public = path in _PUBLIC and method in ("GET", "HEAD")
             if not public and not self._authorized(auth):
                 raise UnauthenticatedError(
-                    "Missing or invalid credential: send 'Authorization: Bearer <key>' with a key "
-                    f"from 'modelworks online-endpoint get-credentials -n {self.name}'."
+                    "Missing or invalid credential: send 'Authorization: Bearer <key>' with a "
+                    f"key from 'modelworks online-endpoint get-credentials -n {self.name}'."
                 )
-            route = self._choose(pinned)
-            deployment = route.name
-            if length is not None and length.isdigit() and int(length) > route.max_body:
-                raise PayloadTooLargeError(
-                    f"The request body has {int(length)} bytes; deployment {route.name!r} accepts "
-                    f"at most {route.max_body}. Send fewer rows per request."
-                )
-            body = await _read(receive, route.max_body, route.name)
-            size = len(body)
-            target = path + (
-                "?" + scope["query_string"].decode("latin-1") if scope.get("query_string") else ""
-            )
-            forwarded = [(k, v) for k, v in scope["headers"] if k not in _FORWARD_SKIP]
-            if pinned is None and self._mirror and path in _SCORING:
-                self._copy(route.name, method, target, forwarded, body)
-            response = await self._forward(route, method, target, forwarded, body)
-            status = response.status
-            headers = [(k, v) for k, v in response.headers if k not in _DROP]
-            if status >= 500 and any(
-                k == b"x-ms-run-function-failed" and v.lower() == b"true" for k, v in headers
-            ):
-                headers.append((b"ms-azureml-model-error-statuscode", str(status).encode()))
-                headers.append((b"ms-azureml-model-error-reason", b"model_error"))
-                status = 424
-            headers.append((b"azureml-model-deployment", route.name.encode()))
-            headers.extend(ids)
-            headers.append((b"content-length", str(len(response.body)).encode()))
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": response.body})
+            head.route = self._choose(pinned)
         except ModelworksError as e:
-            status = e.status_code
-            extra = list(ids)
-            if deployment != "-":
-                extra.append((b"azureml-model-deployment", deployment.encode()))
-            if status == 401:
-                extra.append((b"www-authenticate", b"Bearer"))
-            await _answer(send, status, _error(e), extra)
-        except Exception:
-            log.exception("gateway error on %s %s", method, path)
-            status = 502
-            await _answer(
-                send, 502, b'{"message":"The gateway failed to reach the deployment."}', ids
-            )
-        finally:
-            elapsed = time.perf_counter() - started
-            self.metrics.count(self.name, deployment, status, elapsed)
-            client = scope.get("client")
-            self.access_log.add(
-                time.time(),
-                client[0] if client else "-",
-                method,
-                path,
-                status,
-                elapsed * 1000,
-                deployment,
-                request_id.decode("latin-1"),
-                size,
-            )
+            head.error = e
+            return 0
+        return head.route.max_body
 
-    async def _forward(
-        self,
-        route: Route,
-        method: str,
-        target: str,
-        headers: list[tuple[bytes, bytes]],
-        body: bytes,
-    ) -> Any:
-        gauge = self.metrics.gauge(self.name, route.name)
-        instance = await route.acquire()
-        gauge.inc()
-        try:
-            try:
-                return await instance.request(method, target, headers, body, route.timeout)
-            except UpstreamError as first:
-                log.warning(
-                    "%s/%s %s: %s; retrying on another instance",
-                    self.name,
-                    route.name,
-                    instance.label,
-                    first,
-                )
-                other = route._pick(avoid=instance) or route._pick()
-                if other is None:
-                    raise RequestTimeoutError(
-                        f"Deployment {route.name!r} has no reachable instance (its workers are "
-                        "restarting). Retry in a moment."
-                    ) from first
-                return await other.request(method, target, headers, body, route.timeout)
-        except TimeoutError as e:
-            raise RequestTimeoutError(
-                f"Deployment {route.name!r} did not answer within {route.timeout * 1000:.0f} ms "
-                "(request_settings.request_timeout_ms)."
-            ) from e
-        except UpstreamError as e:
-            raise RequestTimeoutError(
-                f"Deployment {route.name!r} could not be reached: {e}. Retry in a moment."
-            ) from e
-        finally:
-            gauge.dec()
-            route.release(instance)
+    def handle(self, request: Request, connection: ServerConnection) -> None:
+        head: _Head = request.state
+        if request.path == "/metrics" and request.method in ("GET", "HEAD"):
+            body = self.metrics.exposition()
+            ids = self._ids(head)
+            connection.respond(request, 200, ids, body, content_type=b"text/plain; version=0.0.4")
+            self._account(request, head, 200, "-", 0)
+            return
+        route = head.route
+        if head.error is not None or route is None:
+            error = head.error or NoDeploymentError(f"Endpoint {self.name!r} has no route.")
+            self._reject(request, connection, head, error, None)
+            return
+        if request.too_large:
+            self._reject(
+                request,
+                connection,
+                head,
+                PayloadTooLargeError(
+                    f"The request body is over the limit of {route.max_body} bytes of "
+                    f"deployment {route.name!r}. Send fewer rows per request."
+                ),
+                route.name,
+            )
+            return
+        query = request.query
+        target = request.path + ("?" + query.decode("latin-1") if query else "")
+        headers = [(k, v) for k, v in request.headers if k not in _FORWARD_SKIP]
+        headers.append((b"x-request-id", head.request_id))
+        method = "GET" if request.head else request.method
+        data = encode_request(method, target, headers, request.body)
+        if self._mirror and not head.pinned and request.path in _SCORING:
+            self._copy(route.name, data)
+        _Exchange(self, request, connection, head, route, data).start()
 
-    def _copy(
+    # -- answering --------------------------------------------------------------------------
+    def _ids(self, head: _Head) -> list[tuple[bytes, bytes]]:
+        ids = [(b"x-request-id", head.request_id)]
+        if head.client_id is not None:
+            ids.append((b"x-ms-client-request-id", head.client_id))
+        return ids
+
+    def _reject(
         self,
-        chosen: str,
-        method: str,
-        target: str,
-        headers: list[tuple[bytes, bytes]],
-        body: bytes,
+        request: Request,
+        connection: ServerConnection,
+        head: _Head,
+        error: ModelworksError,
+        deployment: str | None,
     ) -> None:
+        status = error.status_code
+        headers = self._ids(head)
+        if deployment is not None:
+            headers.append((b"azureml-model-deployment", deployment.encode()))
+        if status == 401:
+            headers.append((b"www-authenticate", b"Bearer"))
+        body = json.dumps({"message": error.message, "error_code": error.code}).encode()
+        connection.respond(request, status, headers, body)
+        self._account(request, head, status, deployment or "-", len(request.body))
+
+    def _account(
+        self, request: Request, head: _Head, status: int, deployment: str, size: int
+    ) -> None:
+        elapsed = time.perf_counter() - head.started
+        self.metrics.count(self.name, deployment, status, elapsed)
+        client = request.client
+        self.access_log.add(
+            time.time(),
+            client[0] if client else "-",
+            request.method,
+            request.path,
+            status,
+            elapsed * 1000,
+            deployment,
+            head.request_id.decode("latin-1"),
+            size,
+        )
+
+    # -- mirror traffic ---------------------------------------------------------------------
+    def _copy(self, chosen: str, data: bytes) -> None:
         for name, percent in self._mirror:
             if name == chosen or random.random() * 100 >= percent:
                 continue
             route = self._routes.get(name)
             if route is None:
                 continue
-            task = asyncio.get_running_loop().create_task(
-                self._mirror_one(route, method, target, headers, body)
-            )
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            instance = route.try_acquire()
+            if instance is None:
+                self.metrics.mirrored.labels(self.name, route.name, "429").inc()
+                continue
+            _Mirror(self, route, instance, data)
 
-    async def _mirror_one(
+
+class _Mirror:
+    """One copy of a request sent to a mirror deployment; its answer is only counted."""
+
+    __slots__ = ("call", "gateway", "instance", "route", "timer")
+
+    def __init__(self, gateway: EndpointGateway, route: Route, instance: Instance, data: bytes):
+        self.gateway = gateway
+        self.route = route
+        self.instance = instance
+        loop = asyncio.get_running_loop()
+        self.timer = loop.call_later(route.timeout, self._timeout)
+        self.call: Call = instance.send(data, self._done)
+
+    def _done(self, response: UpstreamResponse | None, error: UpstreamError | None) -> None:
+        self.timer.cancel()
+        self._end(str(response.status) if response is not None else "error")
+
+    def _timeout(self) -> None:
+        self.call.cancel()
+        self._end("error")
+
+    def _end(self, status: str) -> None:
+        self.route.release(self.instance)
+        self.gateway.metrics.mirrored.labels(self.gateway.name, self.route.name, status).inc()
+
+
+class _Exchange:
+    """One scoring request on its way to a worker and back (see the module docstring)."""
+
+    __slots__ = (
+        "call",
+        "connection",
+        "data",
+        "gateway",
+        "head",
+        "instance",
+        "request",
+        "retried",
+        "route",
+        "timer",
+        "waiting",
+    )
+
+    def __init__(
         self,
+        gateway: EndpointGateway,
+        request: Request,
+        connection: ServerConnection,
+        head: _Head,
         route: Route,
-        method: str,
-        target: str,
-        headers: list[tuple[bytes, bytes]],
-        body: bytes,
+        data: bytes,
     ) -> None:
-        status = "error"
-        try:
-            instance = await route.acquire(wait=False)
-        except TooManyRequestsError:
-            self.metrics.mirrored.labels(self.name, route.name, "429").inc()
-            return
-        try:
-            response = await instance.request(method, target, headers, body, route.timeout)
-            status = str(response.status)
-        except (UpstreamError, TimeoutError):
-            status = "error"
-        finally:
-            route.release(instance)
-            self.metrics.mirrored.labels(self.name, route.name, status).inc()
+        self.gateway = gateway
+        self.request = request
+        self.connection = connection
+        self.head = head
+        self.route = route
+        self.data = data
+        self.instance: Instance | None = None
+        self.call: Call | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.retried = False
+        self.waiting = False
 
+    def start(self) -> None:
+        route = self.route
+        instance = route.try_acquire()
+        if instance is not None:
+            self._send(instance)
+        elif route.queue_wait > 0:
+            self.waiting = True
+            route.wait(self)
+            self.timer = asyncio.get_running_loop().call_later(route.queue_wait, self._queued_out)
+        else:
+            self._fail(route.busy_error())
 
-def _error(error: ModelworksError) -> bytes:
-    import json
+    def slot(self, instance: Instance) -> None:
+        """A slot freed up while this request waited (called by :meth:`Route.release`)."""
+        if self.timer is not None:
+            self.timer.cancel()
+        self._send(instance)
 
-    body: dict[str, Any] = {"message": error.message, "error_code": error.code}
-    return json.dumps(body).encode()
+    def _queued_out(self) -> None:
+        if self.waiting:
+            self.waiting = False
+            self._fail(self.route.busy_error())
 
+    def _send(self, instance: Instance) -> None:
+        self.instance = instance
+        self.gateway.metrics.started(self.gateway.name, self.route.name)
+        loop = asyncio.get_running_loop()
+        self.timer = loop.call_later(self.route.timeout, self._timed_out)
+        self.call = instance.send(self.data, self._answered)
 
-async def _answer(
-    send: Send,
-    status: int,
-    body: bytes,
-    extra: list[tuple[bytes, bytes]],
-    content_type: bytes = b"application/json",
-) -> None:
-    headers = [
-        (b"content-type", content_type),
-        (b"content-length", str(len(body)).encode()),
-        *extra,
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    def _release(self) -> None:
+        if self.instance is not None:
+            self.gateway.metrics.ended(self.gateway.name, self.route.name)
+            self.route.release(self.instance)
+            self.instance = None
 
+    def _timed_out(self) -> None:
+        if self.call is not None:
+            self.call.cancel()
+        self._release()
+        self._fail(
+            RequestTimeoutError(
+                f"Deployment {self.route.name!r} did not answer within "
+                f"{self.route.timeout * 1000:.0f} ms (request_settings.request_timeout_ms)."
+            )
+        )
 
-async def _read(receive: Receive, limit: int, deployment: str) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        if chunk:
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLargeError(
-                    f"The request body is over the limit of {limit} bytes of deployment "
-                    f"{deployment!r}. Send fewer rows per request."
+    def _answered(self, response: UpstreamResponse | None, error: UpstreamError | None) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        failed = self.instance
+        self._release()
+        if response is None:
+            gateway, route = self.gateway, self.route
+            if self.retried:
+                self._fail(
+                    RequestTimeoutError(
+                        f"Deployment {route.name!r} could not be reached: {error}. Retry in a "
+                        "moment."
+                    )
                 )
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
+                return
+            log.warning(
+                "%s/%s %s: %s; retrying on another instance",
+                gateway.name,
+                route.name,
+                failed.label if failed is not None else "?",
+                error,
+            )
+            self.retried = True
+            other = route.try_acquire(avoid=failed) or route.try_acquire()
+            if other is None:
+                self._fail(
+                    RequestTimeoutError(
+                        f"Deployment {route.name!r} has no reachable instance (its workers are "
+                        "restarting). Retry in a moment."
+                    )
+                )
+                return
+            self._send(other)
             return
+        status = response.status
+        headers = [(k, v) for k, v in response.headers if k not in _DROP]
+        if status >= 500:
+            for k, v in headers:
+                if k == b"x-ms-run-function-failed" and v.lower() == b"true":
+                    headers.append((b"ms-azureml-model-error-statuscode", str(status).encode()))
+                    headers.append((b"ms-azureml-model-error-reason", b"model_error"))
+                    status = 424
+                    break
+        headers.append((b"azureml-model-deployment", self.route.name.encode()))
+        headers += self.gateway._ids(self.head)
+        self.connection.respond(self.request, status, headers, response.body, content_type=None)
+        self.gateway._account(
+            self.request, self.head, status, self.route.name, len(self.request.body)
+        )
+
+    def _fail(self, error: ModelworksError) -> None:
+        self.gateway._reject(self.request, self.connection, self.head, error, self.route.name)

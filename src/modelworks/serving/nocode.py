@@ -52,12 +52,17 @@ _FORMS = (
 
 @dataclasses.dataclass
 class Prepared:
-    """One request's checked input: a float64 matrix (fast path) or a DataFrame."""
+    """One request's input: a checked float64 matrix (fast path), a checked DataFrame, or —
+    ``deferred`` — the table as sent, checked and made a DataFrame where it is predicted (in
+    the model thread, and for a batch once for all its requests). ``key`` says which deferred
+    tables can be joined before that: same form, same columns."""
 
     value: Any
     rows: int
     fast: bool
     want_proba: bool
+    deferred: bool = False
+    key: Any = None
 
 
 def _truthy(value: Any) -> bool:
@@ -84,26 +89,38 @@ def _lightgbm_fast(native: Any, width: int) -> _Fast | None:
     import lightgbm as lgb
     import numpy as np
 
+    from modelworks.serving._lgbm import direct_predictor
+
     if isinstance(native, lgb.Booster):
-        if native.num_feature() != width:
-            return None
-        return _Fast(lambda x: native.predict(x, num_threads=1), None)
-    if not isinstance(native, lgb.LGBMModel) or callable(getattr(native, "objective", None)):
+        booster = native
+    elif isinstance(native, lgb.LGBMModel) and not callable(getattr(native, "objective", None)):
+        booster = native.booster_
+    else:
         return None
-    booster = native.booster_
     if booster.num_feature() != width:
         return None
-    if not hasattr(native, "classes_"):
-        return _Fast(lambda x: booster.predict(x, num_threads=1), None)
+    raw: Callable[[Any], Any] = direct_predictor(booster, width) or (
+        lambda x: booster.predict(x, num_threads=1)
+    )
+    if isinstance(native, lgb.Booster) or not hasattr(native, "classes_"):
+        return _Fast(raw, None)
     classes = native.classes_
 
     def proba(x: Any) -> tuple[Any, Any]:
-        raw: Any = booster.predict(x, num_threads=1)
-        if raw.ndim == 1:
-            raw = np.column_stack([1.0 - raw, raw])
-        return raw, classes
+        p: Any = raw(x)
+        if p.ndim == 1:
+            p = np.column_stack([1.0 - p, p])
+        return p, classes
 
-    return _Fast(lambda x: classes[np.argmax(proba(x)[0], axis=1)], proba)
+    def predict(x: Any) -> Any:
+        # what LGBMClassifier.predict does: argmax of predict_proba; for two classes that
+        # is column 1 exactly when p > 1 - p
+        p: Any = raw(x)
+        if p.ndim == 1:
+            return classes[(p > 1.0 - p).astype(np.intp)]
+        return classes[np.argmax(p, axis=1)]
+
+    return _Fast(predict, proba)
 
 
 def _fast_for(model: LoadedModel, columns: list[str]) -> _Fast | None:
@@ -137,9 +154,9 @@ def _split(inner: Any) -> tuple[list[Any], list[str] | None] | None:
             return None
         if columns is None:
             return _split(data)
-        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        if not isinstance(columns, list) or not columns:
             return None
-        return data, columns
+        return data, columns  # names not checked here: see _fast_matrix and prepare
     if isinstance(inner, list) and inner:
         first = inner[0]
         if isinstance(first, list):
@@ -177,6 +194,26 @@ class NoCodeScorer:
             except (ImportError, AttributeError):  # a model without the expected attributes
                 self._fast = None
 
+    def warm_up(self) -> bool:
+        """Score the model's saved request example once, through the path requests take, so
+        that lazy imports and first-call set-up happen before the worker reports ready
+        rather than in the first request. False when there is no example or it failed."""
+        import json
+
+        path = self.model.path / "serving_input_example.json"
+        if not path.is_file():
+            return False
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+            self.predict(self.prepare(payload, want_proba=self.has_proba))
+            self.predict(self.prepare(payload, defer=True))
+        except Exception as e:  # noqa: BLE001 - a stale example must not stop the worker
+            import logging
+
+            logging.getLogger("modelworks.serving").info("Warm-up prediction failed: %s", e)
+            return False
+        return True
+
     @property
     def fast_path(self) -> bool:
         """Whether numeric requests skip the DataFrame."""
@@ -187,8 +224,13 @@ class NoCodeScorer:
         return self.model.has_predict_proba
 
     # -- preparing --------------------------------------------------------------------------
-    def prepare(self, payload: Any, *, want_proba: bool = False) -> Prepared:
-        """Check one request body (parsed JSON) against the signature."""
+    def prepare(self, payload: Any, *, want_proba: bool = False, defer: bool = False) -> Prepared:
+        """Check one request body (parsed JSON) against the signature.
+
+        With ``defer``, a body the fast path does not take is only unwrapped here; building
+        and checking its DataFrame happens in :meth:`predict` / :meth:`predict_many`, which
+        raise the same errors.
+        """
         if isinstance(payload, dict) and "params" in payload:
             params = payload.get("params")
             payload = {k: v for k, v in payload.items() if k != "params"}
@@ -209,8 +251,28 @@ class NoCodeScorer:
             matrix = self._fast_matrix(payload)
             if matrix is not None:
                 return Prepared(matrix, int(matrix.shape[0]), True, want_proba)
+        found = _split(payload) if defer else None
+        if defer and (found is None or found[0]):
+            if found is None:
+                return Prepared(payload, 1, False, want_proba, deferred=True)
+            rows, columns = found
+            if columns and not all(isinstance(c, str) for c in columns):
+                return Prepared(payload, 1, False, want_proba, deferred=True)
+            key = ("split", tuple(columns)) if columns else ("records" if columns == [] else "rows")
+            return Prepared((rows, columns), len(rows), False, want_proba, deferred=True, key=key)
         frame = self._frame(payload)
         return Prepared(frame, len(frame), False, want_proba)
+
+    def _materialise(self, items: Sequence[Prepared]) -> Any:
+        """One checked DataFrame of several deferred requests of the same ``key``."""
+        first = items[0]
+        if first.key is None:
+            return self._frame(first.value)
+        rows: list[Any] = []
+        for item in items:
+            rows.extend(item.value[0])
+        columns = first.value[1]
+        return self._frame({"columns": columns, "data": rows} if columns else rows)
 
     def _fast_matrix(self, payload: Any) -> np.ndarray | None:
         import numpy as np
@@ -235,7 +297,11 @@ class NoCodeScorer:
         if matrix.ndim != 2 or matrix.shape[1] != len(names) or matrix.shape[0] == 0:
             return None
         if given is not None and given != names:
-            if len(given) != len(names) or set(given) != self._column_set:
+            if (
+                len(given) != len(names)
+                or not all(isinstance(c, str) for c in given)
+                or set(given) != self._column_set
+            ):
                 return None
             matrix = matrix[:, [given.index(c) for c in names]]
         if not np.isfinite(matrix).all():
@@ -314,31 +380,44 @@ class NoCodeScorer:
 
     def predict(self, prepared: Prepared) -> dict[str, Any]:
         """The answer for one prepared request."""
-        return self._predict_value(prepared.value, prepared.fast, prepared.want_proba)
+        value = self._materialise([prepared]) if prepared.deferred else prepared.value
+        return self._predict_value(value, prepared.fast, prepared.want_proba)
 
     def predict_many(self, batch: Sequence[Prepared]) -> list[dict[str, Any]]:
-        """Answers for several prepared requests, predicted together where they allow it."""
+        """Answers for several prepared requests, predicted together where they allow it:
+        one call for the fast-path ones, one per form and columns for deferred tables (one
+        DataFrame built for all of them), one for the other DataFrames."""
         if len(batch) == 1:
             return [self.predict(batch[0])]
-        want = any(p.want_proba for p in batch)
-        fast = [p for p in batch if p.fast]
-        slow = [p for p in batch if not p.fast]
+        groups: dict[Any, list[Prepared]] = {}
+        for p in batch:
+            if p.fast:
+                key: Any = "fast"
+            elif p.deferred and p.key is not None:
+                key = p.key
+            else:
+                key = "frames"
+            groups.setdefault(key, []).append(p)
         answers: dict[int, dict[str, Any]] = {}
-        for group in (fast, slow):
-            if not group:
-                continue
-            if group is fast:
+        for key, group in groups.items():
+            want = any(p.want_proba for p in group)
+            sizes = [p.rows for p in group]
+            if key == "fast":
                 import numpy as np
 
                 joined: Any = np.concatenate([p.value for p in group])
-            else:
+            elif key == "frames":
                 import pandas as pd
 
-                joined = pd.concat([p.value for p in group], ignore_index=True)
-            result = self._predict_value(joined, group is fast, want)
+                frames = [self._materialise([p]) if p.deferred else p.value for p in group]
+                sizes = [len(f) for f in frames]
+                joined = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+            else:
+                joined = self._materialise(group)
+            result = self._predict_value(joined, key == "fast", want)
             start = 0
-            for item in group:
-                end = start + item.rows
+            for item, size in zip(group, sizes, strict=True):
+                end = start + size
                 part: dict[str, Any] = {"predictions": _rows(result["predictions"], start, end)}
                 if item.want_proba:
                     part["probabilities"] = _rows(result["probabilities"], start, end)

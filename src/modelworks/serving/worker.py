@@ -1,11 +1,13 @@
 """Building the scoring app from a model folder and/or a scoring script, and serving it.
 
 A worker process of a deployment runs ``python -m modelworks.serving.worker --config <file>``
-(the host writes the file); ``modelworks serve`` and ``python -m modelworks.serving`` run the
-same app on a TCP port without a gateway, as Azure's ``azmlinfsrv`` does. Environment set for
-the scoring code, as Azure sets it: ``AZUREML_MODEL_DIR`` (the model folder), ``AML_APP_ROOT``
-(the code folder) and ``AZUREML_ENTRY_SCRIPT``. A worker exits when the process that started it
-is gone, so a killed host leaves no orphans.
+(the host writes the file; the host's zygote may fork it instead, see
+:mod:`modelworks.serving.zygote`) and serves the app on its Unix socket with the lean server of
+:mod:`modelworks.serving._http`; ``modelworks serve`` and ``python -m modelworks.serving`` run
+the same app as ASGI under uvicorn on a TCP port without a gateway, as Azure's ``azmlinfsrv``
+does. Environment set for the scoring code, as Azure sets it: ``AZUREML_MODEL_DIR`` (the model
+folder), ``AML_APP_ROOT`` (the code folder) and ``AZUREML_ENTRY_SCRIPT``. A worker exits when
+the process that started it is gone, so a killed host leaves no orphans.
 """
 
 from __future__ import annotations
@@ -88,12 +90,16 @@ def build_app(config: dict[str, Any]) -> Any:
         name=str(config.get("name") or "model"),
         version=str(config.get("version") or "1"),
     )
-    return ScoringApp(
+    app = ScoringApp(
         scorer,
         batching=config.get("batching"),
         max_body_bytes=config.get("max_body_bytes"),
         deployment=config.get("deployment"),
     )
+    warm_up = getattr(scorer, "warm_up", None)
+    if callable(warm_up):
+        warm_up()  # before the worker answers /ready, not in the first request
+    return app
 
 
 def run_app(
@@ -150,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
         stream=sys.stderr,
         format=f"%(asctime)s instance-{instance} %(levelname)s %(name)s: %(message)s",
     )
-    _watch_parent(int(config.get("parent_pid") or os.getppid()))
+    _watch_parent(os.getppid())  # the host, or the host's zygote that forked this worker
     started = time.perf_counter()
     app = build_app(config)
     log.info(
@@ -160,7 +166,9 @@ def main(argv: list[str] | None = None) -> None:
         os.getpid(),
         config.get("uds") or config.get("port"),
     )
-    run_app(app, uds=config.get("uds"), port=config.get("port"), log_level="warning")
+    from modelworks.serving._http import run_server
+
+    run_server(app, uds=config.get("uds"), port=config.get("port"))
 
 
 if __name__ == "__main__":
