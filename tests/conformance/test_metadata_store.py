@@ -346,7 +346,7 @@ def test_create_runs_in_one_batch(meta: MetadataStore, uniq: str) -> None:
             {"experiment_id": exp.id, "parent_id": parent_id, "params": {"C": "2"}},
         ]
     )
-    assert [r.name for r in runs][0] == "parent" and runs[1].parent_id == parent_id
+    assert runs[0].name == "parent" and runs[1].parent_id == parent_id
     assert meta.get_run(runs[1].id).params == {"C": "2"}
     with pytest.raises(NotFoundError, match="No experiment"):  # all or nothing
         meta.create_runs(
