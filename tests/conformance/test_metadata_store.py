@@ -349,9 +349,7 @@ def test_create_runs_in_one_batch(meta: MetadataStore, uniq: str) -> None:
     assert runs[0].name == "parent" and runs[1].parent_id == parent_id
     assert meta.get_run(runs[1].id).params == {"C": "2"}
     with pytest.raises(NotFoundError, match="No experiment"):  # all or nothing
-        meta.create_runs(
-            [{"experiment_id": exp.id, "name": "lost"}, {"experiment_id": "0" * 32}]
-        )
+        meta.create_runs([{"experiment_id": exp.id, "name": "lost"}, {"experiment_id": "0" * 32}])
     assert "lost" not in [r.name for r in meta.search_runs([exp.id]).items]
     with pytest.raises(AlreadyExistsError):
         meta.create_runs([{"experiment_id": exp.id, "run_id": parent_id}])
