@@ -34,7 +34,9 @@ def test_page_examples_run(page: Path, tmp_path: Path) -> None:
     shutil.copy(ROOT / "src/modelworks/datasets/bank_marketing/bankmarketing_train.csv.gz", data)
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    env.pop("MODELWORKS_WORKSPACE", None)
+    for name in list(env):  # examples run as in a fresh shell: nothing leaks from other tests
+        if name.startswith(("MODELWORKS_", "MLFLOW_")):
+            del env[name]
     for block in bash_blocks:
         script = block.replace("source .venv/bin/activate", "true")
         done = subprocess.run(
