@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 from modelworks.entities import Run, RunStatus
 from modelworks.errors import InvalidInputError, NotFoundError
 from modelworks.jobs.entities import Job
+from modelworks.jobs.kinds import KINDS, get_kind, load_attr
 from modelworks.jobs.queue import JobRecord, JobStore, Recovered
 from modelworks.jobs.worker import WORKER_ALIVE_MS, Worker, ring_doorbell
-from modelworks.specs.jobs import CommandJobSpec, SweepJobSpec, load_job_spec
+from modelworks.specs.jobs import load_job_spec
 
 if TYPE_CHECKING:
     from modelworks.workspace import Workspace
@@ -66,40 +67,30 @@ class JobOperations:
     # -- submitting -------------------------------------------------------------------------
     def create(
         self,
-        job: CommandJobSpec | SweepJobSpec | str | os.PathLike[str],
+        job: Any,
         *,
         overrides: Sequence[str] = (),
         max_attempts: int | None = None,
         start_worker: bool = True,
     ) -> Job:
-        """Submit a job (an object from :func:`command` / :func:`sweep`, or a YAML path).
+        """Submit a job: a spec object (from :func:`command`, :func:`sweep`, a pipeline, an
+        AutoML job) or a YAML path of any type in :data:`modelworks.jobs.kinds.KINDS`.
 
         ``overrides`` are ``key.path=value`` strings applied to a YAML file (``--set``).
         Returns the Queued job; an object passed in gets its ``name`` set.
         """
-        if isinstance(job, CommandJobSpec | SweepJobSpec):
-            if overrides:
-                from modelworks.specs.jobs import apply_overrides, job_spec_from_dict
-
-                data = apply_overrides(job.model_dump(by_alias=True, exclude_none=True), overrides)
-                spec = job_spec_from_dict(data, source="job")
-            else:
-                spec = job
-        else:
+        if isinstance(job, str | os.PathLike):
             spec = load_job_spec(job, overrides=overrides)
-        attempts = max_attempts or int(os.environ.get(ENV_MAX_ATTEMPTS, "2"))
-        if isinstance(spec, SweepJobSpec):
-            from modelworks.sweep.submit import submit_sweep
+        elif overrides:
+            from modelworks.specs.jobs import apply_overrides, job_spec_from_dict
 
-            run, record = submit_sweep(self._ws, self.store, spec)
+            data = apply_overrides(job.model_dump(by_alias=True, exclude_none=True), overrides)
+            spec = job_spec_from_dict(data, source="job")
         else:
-            from modelworks.environments.resolve import resolve_environment
-            from modelworks.jobs._submit import submit_command
-
-            environment = resolve_environment(spec.environment, store=self.store)
-            run, record = submit_command(
-                self._ws, self.store, spec, environment=environment, max_attempts=attempts
-            )
+            spec = job
+        attempts = max_attempts or int(os.environ.get(ENV_MAX_ATTEMPTS, "2"))
+        kind = get_kind(getattr(spec, "type", "command"))
+        run, record = load_attr(kind.submit)(self._ws, self.store, spec, max_attempts=attempts)
         if not isinstance(job, str | os.PathLike):
             with contextlib.suppress(Exception):
                 job.name = run.name
@@ -264,7 +255,7 @@ class JobOperations:
         if record is None:
             raise InvalidInputError(f"Run {run.name} is not a job; it cannot be canceled.")
         self.store.request_cancel(run.id)
-        if record.kind == "sweep":
+        if record.kind in KINDS and KINDS[record.kind].cancel_children:
             for child in self.store.list_jobs(parent_id=run.id):
                 self.store.request_cancel(child.run_id, reason="Canceled with its sweep.")
         ring_doorbell(self._ws)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelworks.compute.base import Execution, Executor, ProcessSpec
 from modelworks.entities import now_ms
+from modelworks.jobs.kinds import KINDS, driver_kinds, load_attr
 from modelworks.jobs.queue import ComputeRecord, JobRecord, JobStore, WorkerRecord
 
 if TYPE_CHECKING:
@@ -262,7 +263,7 @@ class Worker:
 
     def _claim(self) -> None:
         for compute in self._served_computes():
-            for kinds, limit in ((("command",), self._limit(compute)), (("sweep",), None)):
+            for kinds, limit in ((("command",), self._limit(compute)), (driver_kinds(), None)):
                 claimed = self.store.claim(
                     self.id,
                     compute=compute.name,
@@ -306,10 +307,9 @@ class Worker:
 
     def _run_job(self, ctx: JobContext) -> None:
         try:
-            if ctx.job.kind == "sweep":
-                from modelworks.sweep.driver import run_sweep
-
-                run_sweep(ctx, ring=lambda: ring_doorbell(self.ws))
+            driver = KINDS[ctx.job.kind].driver if ctx.job.kind in KINDS else None
+            if driver is not None:
+                load_attr(driver)(ctx, ring=lambda: ring_doorbell(self.ws))
             else:
                 from modelworks.jobs.runner import run_command_job
 
@@ -367,12 +367,12 @@ class Worker:
 
 
 class _NoExecutor(Executor):
-    """Placeholder executor for sweep jobs (their driver submits trials, it runs nothing)."""
+    """Placeholder executor for driver jobs (a sweep's driver submits trials, it runs nothing)."""
 
     kind = "none"
 
     def start(self, spec: ProcessSpec) -> Execution:  # pragma: no cover - never called
-        raise RuntimeError("sweep jobs do not start processes")
+        raise RuntimeError("driver jobs do not start processes")
 
 
 def _mtime(path: Path) -> int:

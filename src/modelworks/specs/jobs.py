@@ -24,6 +24,7 @@ and key path before anything runs.
 from __future__ import annotations
 
 import difflib
+import importlib
 import os
 import types
 import typing
@@ -50,6 +51,7 @@ __all__ = [
     "DATA_TYPES",
     "LITERAL_TYPES",
     "SEARCH_SPACE_TYPES",
+    "SPEC_TYPES",
     "SWEEP_SCHEMA",
     "CommandJobSpec",
     "EarlyTerminationSpec",
@@ -658,34 +660,46 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
 # ---------------------------------------------------------------------------------- loading
 
 
+#: ``type:`` of a job YAML -> its spec class (``"module:Class"`` strings load on first use, so a
+#: command job never imports the AutoML or pipeline specs). Runtime entries: ``jobs/kinds.py``.
+SPEC_TYPES: dict[str, type[BaseModel] | str] = {
+    "command": CommandJobSpec,
+    "sweep": SweepJobSpec,
+}
+
+
+def _spec_class(kind: str) -> type[BaseModel]:
+    found = SPEC_TYPES[kind]
+    if isinstance(found, str):
+        module, _, attr = found.partition(":")
+        found = SPEC_TYPES[kind] = getattr(importlib.import_module(module), attr)
+    assert isinstance(found, type)
+    return found
+
+
 def job_spec_from_dict(
     data: dict[str, Any], *, source: str = "<job>", base_dir: str | None = None
-) -> CommandJobSpec | SweepJobSpec:
-    """Validate a job mapping (``type`` command or sweep) with file-and-key messages."""
+) -> Any:
+    """Validate a job mapping (any ``type`` of :data:`SPEC_TYPES`) with file-and-key messages."""
     if not isinstance(data, dict):
         raise SpecError(f"{source}: a job spec is a mapping of keys, got {type(data).__name__}.")
     kind = data.get("type", "command")
-    model_cls: type[CommandJobSpec] | type[SweepJobSpec]
-    if kind == "command":
-        model_cls = CommandJobSpec
-    elif kind == "sweep":
-        model_cls = SweepJobSpec
-    else:
+    if kind not in SPEC_TYPES:
         line = _line(data, "type")
         where = f"{source}:{line}" if line else source
+        expected = ", ".join(repr(k) for k in SPEC_TYPES)
         raise SpecError(
-            f"{where}: type: {kind!r} jobs are not supported here; expected 'command' or "
-            "'sweep' (pipelines and AutoML come with their own specs)."
+            f"{where}: type: {kind!r} jobs are not supported; expected one of {expected}."
         )
-    _check_keys(model_cls, data, (), source)
+    model_cls = _spec_class(kind)
+    if kind in ("command", "sweep"):
+        _check_keys(model_cls, data, (), source)
     if base_dir is None and os.path.isfile(source):
         base_dir = os.path.dirname(os.path.abspath(source))
     return validate_spec(model_cls, data, source=source, base_dir=base_dir)
 
 
-def load_job_spec(
-    path: str | os.PathLike[str], *, overrides: Sequence[str] = ()
-) -> CommandJobSpec | SweepJobSpec:
+def load_job_spec(path: str | os.PathLike[str], *, overrides: Sequence[str] = ()) -> Any:
     """Load a job YAML file, apply ``--set`` overrides, validate it (nothing runs yet)."""
     source = os.fspath(path)
     data = load_yaml_file(source)
