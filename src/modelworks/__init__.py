@@ -147,6 +147,10 @@ _LAZY_JOBS = {
     "Output": "modelworks.jobs.entities",
     "command": "modelworks.jobs.entities",
     "sweep": "modelworks.jobs.entities",
+    # AutoML (issue 5)
+    "AutoMLClassifier": "modelworks.automl.estimators",
+    "AutoMLForecaster": "modelworks.automl.forecasting",
+    "AutoMLRegressor": "modelworks.automl.estimators",
 }
 __all__ += sorted(_LAZY_JOBS)
 

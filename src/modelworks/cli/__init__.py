@@ -94,6 +94,11 @@ for _name, _sub in (
 ):
     app.add_typer(use_workspace_options(_sub), name=_name)
 
+# AutoML (issue 5).
+from modelworks.cli import automl as automl_cmds  # noqa: E402
+
+app.add_typer(use_workspace_options(automl_cmds.app), name="automl")
+
 # Online endpoints and the local scoring server (issue 6).
 from modelworks.cli import online_deployment, online_endpoint  # noqa: E402
 from modelworks.cli import serve as serve_cmds  # noqa: E402

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modelworks.automl import AutoMLForecaster
+from modelworks.errors import InvalidInputError
+
+
+@pytest.mark.slow
+def test_two_series_with_quantiles(two_series) -> None:
+    train = two_series.groupby("store").head(66)
+    future = two_series.groupby("store").tail(6)
+    fc = AutoMLForecaster(
+        time_column="month",
+        horizon=6,
+        time_series_id_columns=["store"],
+        time_budget=15,
+        metric="smape",
+        n_jobs=2,
+        verbose=0,
+    ).fit(train, "sales")
+    learners = set(fc.leaderboard_["learner"])
+    assert {"SeasonalNaive", "LightGBM", "ExponentialSmoothing"} <= learners
+    naive = fc.leaderboard_.loc[fc.leaderboard_["learner"] == "SeasonalNaive"]
+    metric = "symmetric_mean_absolute_percentage_error"
+    assert fc.best_score_ <= naive[metric].min()
+    forecast = fc.forecast()
+    assert len(forecast) == 12 and {"store", "month", "prediction", "q0.1", "q0.9"} <= set(
+        forecast.columns
+    )
+    assert (forecast["q0.9"] >= forecast["q0.1"]).all()
+    pred = fc.predict(future[["month", "store"]])
+    smape = np.mean(2 * np.abs(pred - future["sales"]) / (np.abs(pred) + np.abs(future["sales"])))
+    assert smape < 0.1
+
+
+def test_forecast_model_rejects_past_times(two_series) -> None:
+    single = two_series[two_series["store"] == "a"].drop(columns=["store"])
+    fc = AutoMLForecaster(
+        time_column="month",
+        horizon=3,
+        time_budget=20,
+        max_trials=2,
+        n_jobs=1,
+        verbose=0,
+    ).fit(single, "sales")
+    with pytest.raises(InvalidInputError, match="not after the end of the training data"):
+        fc.predict(pd.DataFrame({"month": [single["month"].iloc[-1]]}))
+    assert len(fc.predict(pd.DataFrame({"month": ["2021-02-01"]}))) == 1
+
+
+def test_target_lags_and_window_fix_the_gbm_features(two_series) -> None:
+    single = two_series[two_series["store"] == "b"].drop(columns=["store"])
+    fc = AutoMLForecaster(
+        time_column="month",
+        horizon=3,
+        target_lags=[1, 12],
+        target_rolling_window_size=4,
+        allowed_learners=["LightGBM"],
+        time_budget=20,
+        max_trials=2,
+        n_jobs=1,
+        verbose=0,
+    ).fit(single, "sales")
+    members = fc.best_estimator_.members or []
+    assert members
+    for member in members:
+        assert member.lags_ == [1, 12] and member.window_ == 4
+    with pytest.raises(InvalidInputError, match="target_lags"):
+        AutoMLForecaster(time_column="month", horizon=3, target_lags=[0], verbose=0).fit(
+            single, "sales"
+        )

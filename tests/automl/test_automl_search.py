@@ -1,0 +1,134 @@
+"""The search loop and its executor: failures, timeouts and determinism."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modelworks.automl import AutoMLClassifier
+from modelworks.automl._executor import LocalProcessExecutor
+from modelworks.automl._trial import TrialData, TrialSpec
+from modelworks.automl.featurize import infer_column_kinds
+
+
+def _data(tmp_path, X: pd.DataFrame, y: np.ndarray) -> str:
+    from sklearn.model_selection import StratifiedKFold
+
+    folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
+    data = TrialData(
+        X=X,
+        y=y,
+        folds=folds,
+        task="classification",
+        n_classes=2,
+        kinds=dict(infer_column_kinds(X)),
+        metric="AUC_weighted",
+        metric_context={},
+        model_dir=str(tmp_path),
+    )
+    path = tmp_path / "data.pkl"
+    path.write_bytes(pickle.dumps(data))
+    return str(path)
+
+
+def _wait(executor: LocalProcessExecutor, n: int, limit: float = 60.0) -> list:
+    results: list = []
+    end = time.time() + limit
+    while len(results) < n and time.time() < end:
+        results += executor.wait(0.2)
+    return results
+
+
+def _submit(executor: LocalProcessExecutor, spec: TrialSpec) -> None:
+    end = time.time() + 30
+    while executor.idle() == 0 and time.time() < end:
+        time.sleep(0.05)
+    executor.submit(spec)
+
+
+def test_crashing_and_overdue_trials_are_recorded_and_the_executor_goes_on(
+    tmp_path, cancer
+) -> None:
+    X, y = cancer
+    executor = LocalProcessExecutor(_data(tmp_path, X, y.to_numpy()), n_workers=1, grace=0.5)
+    try:
+        # 1. a learner that raises: a failed result with the error
+        _submit(executor, TrialSpec(0, "LightGBM", {"num_leaves": -3}))
+        (failed,) = _wait(executor, 1)
+        assert failed.status == "failed" and "num_leaves" in failed.error
+        # 2. the worker process dies mid-trial: failed, with what happened
+        _submit(executor, TrialSpec(1, "RandomForest", {"max_features": 1.0}))
+        time.sleep(0.3)
+        (worker,) = executor._busy
+        os.kill(worker.process.pid, signal.SIGKILL)
+        (died,) = _wait(executor, 1)
+        assert died.status == "failed" and "worker process died" in died.error
+        # 3. a trial past its deadline is stopped
+        _submit(executor, TrialSpec(2, "KNN", {"n_neighbors": 5}, deadline=time.time() - 5))
+        (late,) = _wait(executor, 1)
+        assert late.status == "timeout"
+        # 4. and a good trial still completes on a fresh worker
+        _submit(executor, TrialSpec(3, "LogisticRegression", {"C": 1.0}))
+        (ok,) = _wait(executor, 1)
+        assert ok.status == "completed" and ok.oof is not None and 0.9 < 1 - ok.loss <= 1
+    finally:
+        executor.shutdown()
+
+
+def _board(clf: AutoMLClassifier) -> pd.DataFrame:
+    board = clf.leaderboard_.drop(columns=["duration_s"]).copy()
+    board["params"] = board["params"].astype(str)
+    return board
+
+
+@pytest.mark.slow
+def test_same_seed_same_data_one_worker_same_leaderboard(cancer) -> None:
+    X, y = cancer
+    settings = dict(
+        time_budget=120, max_trials=7, n_jobs=1, metric="roc_auc", random_state=3, verbose=0
+    )
+    first = AutoMLClassifier(**settings).fit(X, y)
+    second = AutoMLClassifier(**settings).fit(X, y)
+    pd.testing.assert_frame_equal(_board(first), _board(second))
+    assert len(first.trials_) == 7
+    np.testing.assert_allclose(first.predict_proba(X), second.predict_proba(X))
+
+
+def test_a_trial_over_trial_timeout_is_recorded_and_the_run_goes_on(cancer) -> None:
+    X, y = cancer
+    # Logistic regression on 300 rows takes milliseconds; 300 extra trees x 5 folds do not.
+    clf = AutoMLClassifier(
+        time_budget=30,
+        max_trials=4,
+        trial_timeout=0.8,
+        allowed_learners=["ExtremeRandomTrees", "LogisticRegression"],
+        n_jobs=1,
+        verbose=0,
+    ).fit(X, y)
+    board = clf.leaderboard_
+    assert "timeout" in set(board.loc[board["learner"] == "ExtremeRandomTrees", "status"])
+    assert "completed" in set(board.loc[board["learner"] == "LogisticRegression", "status"])
+    assert len(clf.trials_) == 4
+    assert clf.predict(X.head(3)).shape == (3,)
+
+
+@pytest.mark.parametrize("fraction", [0.5])
+def test_subsampled_trials_train_on_fewer_rows_but_predict_every_fold(
+    tmp_path, cancer, fraction
+) -> None:
+    from modelworks.automl._trial import FoldCache, run_trial
+
+    X, y = cancer
+    with open(_data(tmp_path, X, y.to_numpy()), "rb") as fh:
+        data = pickle.load(fh)
+    result = run_trial(
+        data, TrialSpec(0, "LightGBM", {"n_estimators": 50}, sample_fraction=fraction), FoldCache()
+    )
+    assert result.status == "completed"
+    assert not np.isnan(result.oof).any()
