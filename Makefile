@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install quickstart test lint typecheck unit bench clean
+.PHONY: install quickstart test lint typecheck unit bench docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,8 +20,8 @@ quickstart: install
 	$(BIN)/modelworks quickstart --workspace ./quickstart-ws
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 
 typecheck: install
 	$(BIN)/mypy
@@ -34,6 +34,9 @@ test: lint typecheck unit
 
 bench: install
 	$(BIN)/python benchmarks/tracking.py
+
+docs: install
+	$(BIN)/python scripts/gen_cli_docs.py
 
 clean:
 	rm -rf $(VENV) quickstart-ws .pytest_cache .mypy_cache .ruff_cache

@@ -61,3 +61,28 @@ def test_page_examples_run(page: Path, tmp_path: Path) -> None:
             timeout=600,
         )
         assert done.returncode == 0, f"{page.name} python failed:\n{done.stdout}\n{done.stderr}"
+
+
+LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_relative_links_resolve(page: Path) -> None:
+    """Every relative link of README.md and docs/ names a file or folder that exists."""
+    broken = [
+        target
+        for target in LINK.findall(page.read_text())
+        if not re.match(r"[a-z]+:", target) and not (page.parent / target).exists()
+    ]
+    assert not broken, f"{page.name} links to missing files: {broken}"
+
+
+def test_cli_reference_is_current() -> None:
+    """docs/cli.md is what scripts/gen_cli_docs.py writes from the CLI today."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "gen_cli_docs.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
