@@ -10,13 +10,16 @@ from __future__ import annotations
 import builtins
 import hashlib
 import os
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from modelworks._validation import validate_relative_path
 from modelworks.entities import ArtifactEntry
-from modelworks.errors import InvalidPathError, NotFoundError
+from modelworks.errors import InvalidInputError, InvalidPathError, NotFoundError
 from modelworks.store.base import BlobStore, MetadataStore
+
+GC_MIN_AGE_S = 3600.0  # gc keeps unreferenced blobs younger than this (uploads in flight)
 
 __all__ = ["ArtifactTrees", "tree_hash"]
 
@@ -131,13 +134,28 @@ class ArtifactTrees:
             out.append(ArtifactEntry(relative or Path(entry.path).name, entry.digest, entry.size))
         return out
 
-    def gc(self) -> tuple[int, int]:
-        """Delete blobs no manifest references; returns (blobs deleted, bytes freed)."""
+    def gc(self, *, min_age_s: float = GC_MIN_AGE_S) -> tuple[int, int]:
+        """Delete blobs no manifest references; returns (blobs deleted, bytes freed).
+
+        A blob is referenced only once the manifest row naming it is written, after its bytes
+        are stored; blobs stored less than ``min_age_s`` seconds ago are kept so uploads in
+        flight survive (``min_age_s=0`` deletes every unreferenced blob: only when nothing
+        writes to the workspace).
+        """
+        if min_age_s < 0:
+            raise InvalidInputError(f"min_age_s must be >= 0 seconds, got {min_age_s}.")
+        cutoff = time.time() - min_age_s
+        modified = getattr(self.blobs, "modified", None)
         keep = self.meta.referenced_digests()
         deleted = freed = 0
         for digest in list(self.blobs.iter_digests()):
             if digest in keep:
                 continue
+            try:
+                if min_age_s and (modified is None or modified(digest) > cutoff):
+                    continue
+            except NotFoundError:
+                continue  # deleted meanwhile
             size_of = getattr(self.blobs, "size", None)
             freed += int(size_of(digest)) if size_of else 0
             self.blobs.delete(digest)

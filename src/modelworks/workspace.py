@@ -180,9 +180,10 @@ class Workspace:
         """Mark runs whose process stopped sending heartbeats as Failed."""
         return self.meta.reap_stale_runs(int(heartbeat_timeout_s() * 1000))
 
-    def gc(self) -> dict[str, Any]:
-        """Delete blobs that no run, data version or model version references any more."""
-        deleted, freed = self.runs.trees.gc()
+    def gc(self, *, min_age_s: float = 3600.0) -> dict[str, Any]:
+        """Delete blobs that no run, data version or model version references any more and
+        that were stored more than ``min_age_s`` seconds ago (so uploads in flight survive)."""
+        deleted, freed = self.runs.trees.gc(min_age_s=min_age_s)
         return {"blobs_deleted": deleted, "bytes_freed": freed}
 
     def close(self) -> None:

@@ -170,9 +170,28 @@ def test_gc_reclaims_blobs_of_deleted_models(tmp_path: Path) -> None:
     ok(ws, "model", "create", "--name", "m", "--path", str(folder))
     assert as_json(ws, "gc") == {"blobs_deleted": 0, "bytes_freed": 0}
     ok(ws, "model", "delete", "--name", "m", "--yes")
-    reclaimed = as_json(ws, "gc")
+    # Stored a moment ago: the grace period for uploads in flight keeps it.
+    assert as_json(ws, "gc") == {"blobs_deleted": 0, "bytes_freed": 0}
+    reclaimed = as_json(ws, "gc", "--min-age", "0")
     assert reclaimed["blobs_deleted"] == 1 and reclaimed["bytes_freed"] == 4096
-    assert "Deleted 0 unreferenced blobs" in ok(ws, "gc").stdout
+    assert "Deleted 0 unreferenced blobs" in ok(ws, "gc", "--min-age", "0").stdout
+
+
+def test_gc_grace_period_counts_from_when_a_blob_was_stored(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "weights.bin").write_bytes(os.urandom(2048))
+    ok(ws, "model", "create", "--name", "m", "--path", str(folder))
+    ok(ws, "model", "delete", "--name", "m", "--yes")
+    (blob,) = [p for p in (ws / "blobs").rglob("*") if p.is_file() and len(p.name) == 64]
+    hours_ago = time.time() - 2 * 3600
+    os.utime(blob, (hours_ago, hours_ago))
+    assert as_json(ws, "gc", "--min-age", "7300") == {"blobs_deleted": 0, "bytes_freed": 0}
+    assert as_json(ws, "gc")["blobs_deleted"] == 1  # default grace: one hour
+    assert not blob.exists()
+    refused = mw(ws, "gc", "--min-age", "-1")
+    assert refused.exit_code == 2 and "--min-age" in refused.stderr
 
 
 # ------------------------------------------------------------------------------ experiments

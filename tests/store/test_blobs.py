@@ -479,3 +479,17 @@ def test_one_gib_stream_in_bounded_memory(
             f"\n1 GiB blob: put {r['put_s']:.2f} s, get_file {r['get_s']:.2f} s, "
             f"peak RSS growth {growth / 2**20:.1f} MiB"
         )
+
+
+def test_modified_is_refreshed_when_content_is_stored_again(local: Blobs) -> None:
+    entry = local.store.put_stream(io.BytesIO(b"again"))
+    path = local.blob_path(entry.digest)
+    os.utime(path, (1_000_000_000, 1_000_000_000))  # pretend it was stored in 2001
+    assert local.store.modified(entry.digest) == 1_000_000_000
+    local.store.put_stream(io.BytesIO(b"again"))
+    assert local.store.modified(entry.digest) > time.time() - 600
+
+
+def test_modified_of_a_missing_blob_names_it(blobs: Blobs) -> None:
+    with pytest.raises(NotFoundError, match="0" * 64):
+        blobs.store.modified("0" * 64)

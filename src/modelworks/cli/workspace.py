@@ -152,9 +152,22 @@ def _revision_text(revisions: Iterable[str]) -> str | None:
     return ",".join(sorted(revisions)) or None
 
 
-def gc(ctx: typer.Context, output: OutputOpt = Output.table) -> None:
+def gc(
+    ctx: typer.Context,
+    min_age: Annotated[
+        float,
+        typer.Option(
+            "--min-age",
+            metavar="SECONDS",
+            min=0,
+            help="Keep unreferenced blobs stored less than this long ago (uploads in flight). "
+            "0 deletes them all: only when nothing writes to the workspace.",
+        ),
+    ] = 3600.0,
+    output: OutputOpt = Output.table,
+) -> None:
     """Delete blobs that no run, data version or model version references any more."""
-    result = workspace(ctx).gc()
+    result = workspace(ctx).gc(min_age_s=min_age)
     emit(
         output,
         result,

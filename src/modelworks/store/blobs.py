@@ -213,6 +213,20 @@ class FsspecBlobStore(BlobStore):
         except FileNotFoundError as e:
             raise self._not_found(digest) from e
 
+    def modified(self, digest: str) -> float:
+        """When the blob was last stored (seconds since the epoch); NotFoundError if absent.
+
+        Storing existing content again refreshes it on local folders; object stores keep the
+        first upload's time.
+        """
+        path = self._blob_path(_check_digest(digest))
+        try:
+            if self._local:
+                return os.stat(path).st_mtime
+            return float(self._fs.modified(path).timestamp())
+        except FileNotFoundError as e:
+            raise self._not_found(digest) from e
+
     def local_path(self, digest: str) -> str | None:
         """The blob's real path when the store is a local folder (NotFoundError if absent).
 
@@ -317,6 +331,9 @@ class FsspecBlobStore(BlobStore):
                 os.makedirs(os.path.dirname(final), exist_ok=True)
                 os.replace(temp, final)
                 _fsync_dir(os.path.dirname(final))
+            else:  # stored again: it is young again, so gc's grace period protects it
+                with contextlib.suppress(OSError):
+                    os.utime(final)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
