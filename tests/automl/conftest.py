@@ -48,3 +48,6 @@ def two_series() -> pd.DataFrame:
             )
         )
     return pd.concat(frames, ignore_index=True)
+
+
+from _jobs_support import env_cache, jobs_ws  # noqa: F401, E402 - fixtures

@@ -25,7 +25,7 @@ def test_classifier_recorded_registered_explained(tmp_path, bank_small) -> None:
     ws = Workspace(tmp_path / "ws")
     train, test = bank_small.iloc[:1200], bank_small.iloc[1200:]
     clf = AutoMLClassifier(
-        time_budget=12,
+        time_budget=20,
         metric="AUC_weighted",
         n_jobs=2,
         verbose=0,
@@ -72,9 +72,9 @@ def test_classifier_recorded_registered_explained(tmp_path, bank_small) -> None:
 def test_regressor_with_validation_data_and_stack_ensemble(tmp_path, diabetes) -> None:
     X, y = diabetes
     clf = AutoMLRegressor(
-        time_budget=10,
+        time_budget=20,
         metric="r2",
-        max_trials=8,
+        max_trials=6,
         enable_stack_ensemble=True,
         n_jobs=2,
         verbose=0,
@@ -124,3 +124,16 @@ def test_onnx_compatible_models_are_exported(tmp_path, bank_small) -> None:
 
     outputs = session.run(None, onnx_inputs(session, data.drop(columns=["response"]).head(5)))
     assert len(outputs[0]) == 5
+
+
+def test_catboost_with_categorical_columns(bank_small) -> None:
+    train, test = bank_small.iloc[:600], bank_small.iloc[600:700]
+    clf = AutoMLClassifier(
+        time_budget=120,
+        max_trials=1,
+        n_jobs=1,
+        allowed_learners=["CatBoostClassifier"],
+        verbose=0,
+    ).fit(train, "response")
+    assert list(clf.leaderboard_["status"]) == ["completed"], clf.leaderboard_["error"].tolist()
+    assert clf.predict_proba(test).shape == (100, 2)

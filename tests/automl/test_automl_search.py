@@ -132,3 +132,25 @@ def test_subsampled_trials_train_on_fewer_rows_but_predict_every_fold(
     )
     assert result.status == "completed"
     assert not np.isnan(result.oof).any()
+
+
+class _WorkersNeverStart(LocalProcessExecutor):
+    """Fault injection: a machine too busy to start the worker processes in time."""
+
+    def _spawn(self) -> None:
+        return None
+
+
+def test_a_model_even_when_no_worker_process_starts(cancer) -> None:
+    from modelworks.automl._tabular import run_tabular
+    from modelworks.automl.settings import AutoMLSettings
+
+    X, y = cancer
+    outcome = run_tabular(
+        X,
+        y,
+        AutoMLSettings(time_budget=20, primary_metric="AUC_weighted", verbose=0),
+        executor_factory=lambda path, n, grace: _WorkersNeverStart(path, n_workers=n, grace=grace),
+    )
+    assert [r.status for r in outcome.trials] == ["completed"]  # run in the AutoML process
+    assert outcome.model.predict_raw(X.head(3)).shape == (3, 2)

@@ -145,8 +145,8 @@ def test_invalid_values_name_file_line_and_key(tmp_path: Path) -> None:
 
 
 def test_unsupported_job_type_is_named(tmp_path: Path) -> None:
-    path = _write(tmp_path, "type: pipeline\njobs: {}\n")
-    with pytest.raises(SpecError, match=r"job.yml:1: type: 'pipeline' jobs are not supported"):
+    path = _write(tmp_path, "type: parallel\ntask: {}\n")
+    with pytest.raises(SpecError, match=r"job.yml:1: type: 'parallel' jobs are not supported"):
         load_job_spec(path)
 
 

@@ -34,8 +34,11 @@ def model_requirements(model: Any) -> list[str]:
     needed = {"scikit-learn", "pandas", "numpy", "cloudpickle", "modelworks"}
     for member in getattr(model, "members", None) or []:
         for pipeline in member.pipelines or []:
-            module = type(pipeline.steps[-1][1]).__module__.split(".")[0]
-            needed.add({"sklearn": "scikit-learn"}.get(module, module))
+            estimator = pipeline.steps[-1][1]
+            for obj in (estimator, getattr(estimator, "model", None)):  # wrappers: CatBoost
+                if obj is not None:
+                    module = type(obj).__module__.split(".")[0]
+                    needed.add({"sklearn": "scikit-learn"}.get(module, module))
     out = []
     for name in sorted(needed):
         try:
@@ -63,6 +66,9 @@ class RunRecorder:
         self.metric = get_metric(
             settings.primary_metric or default_metric(settings.task), settings.task
         )
+        # A run created here is ended here; a job's run (``parent_id`` given) is ended by the
+        # job's driver through the job queue, so the job row and the run agree.
+        self.ends_parent = parent_id is None
         if parent_id is None:
             run = workspace.runs.create(
                 experiment,
@@ -130,7 +136,9 @@ class RunRecorder:
     def fail(self, error: BaseException) -> None:
         for run_id in self._children.values():
             self.ws.runs.end(run_id, "Canceled")
-        self.ws.runs.end(self.parent_id, "Failed", error=f"{type(error).__name__}: {error}")
+        self._children.clear()
+        if self.ends_parent:
+            self.ws.runs.end(self.parent_id, "Failed", error=f"{type(error).__name__}: {error}")
 
     def finish(self, outcome: Any, *, register_model: str | None, input_example: Any) -> Any:
         """Log the results and the best model; register it when named; end the run."""
@@ -180,9 +188,11 @@ class RunRecorder:
                     description=f"AutoML best model ({outcome.best_name})",
                 )
         except BaseException as e:
-            runs.end(run_id, "Failed", error=f"{type(e).__name__}: {e}")
+            if self.ends_parent:
+                runs.end(run_id, "Failed", error=f"{type(e).__name__}: {e}")
             raise
-        runs.end(run_id, "Completed")
+        if self.ends_parent:
+            runs.end(run_id, "Completed")
         return version
 
     def _log_explanation(self, outcome: Any, input_example: Any) -> None:

@@ -29,6 +29,7 @@ class AutoMLSession:
         extra_callbacks: list[Any] | None = None,
         progress: Any = None,
         on_outcome: Any = None,
+        parent_id: str | None = None,
     ) -> None:
         self.settings = settings
         self.workspace = workspace
@@ -38,6 +39,7 @@ class AutoMLSession:
         self.extra_callbacks = extra_callbacks or []
         self.progress = progress
         self.on_outcome = on_outcome
+        self.parent_id = parent_id
         self.run_id: str | None = None
         self.registered_model: Any = None
         self.recorder: Any = None
@@ -48,7 +50,11 @@ class AutoMLSession:
             from modelworks.automl._recording import RunRecorder
 
             self.recorder = RunRecorder(
-                self.workspace, self.experiment, self.settings, run_name=self.run_name
+                self.workspace,
+                self.experiment,
+                self.settings,
+                run_name=self.run_name,
+                parent_id=self.parent_id,
             )
             self.run_id = self.recorder.parent_id
             callbacks.append(self.recorder)

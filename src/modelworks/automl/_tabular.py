@@ -37,6 +37,8 @@ from modelworks.errors import InvalidInputError, ModelworksError
 __all__ = ["AutoMLOutcome", "NoModelError", "prepare_xy", "reserve_seconds", "run_tabular"]
 
 MAX_ENSEMBLE_CANDIDATES = 15
+SMALL_ROWS = 1000
+"""Below this many training rows, ``n_cross_validations: auto`` uses 8 folds."""
 MAX_STACK_CANDIDATES = 5
 
 
@@ -110,7 +112,9 @@ def reserve_seconds(budget: float) -> tuple[float, float]:
 
 def _n_folds(settings: AutoMLSettings, n_rows: int, min_class: int | None) -> int:
     cv = settings.n_cross_validations
-    k = int(cv) if cv != "auto" else (5 if n_rows <= 100_000 else 3)
+    # "auto": 8 folds on small tables (each model sees 7/8 of the rows and the bag of 8
+    # averages out more variance; trials are cheap there), 5 up to 100k rows, then 3.
+    k = int(cv) if cv != "auto" else (8 if n_rows < SMALL_ROWS else 5 if n_rows <= 100_000 else 3)
     if min_class is not None:
         k = min(k, max(2, min_class))
     return max(2, min(k, n_rows // 2))
@@ -174,6 +178,7 @@ def _leaderboard(
                 "params": dict(r.params),
                 "error": (r.error or "").splitlines()[0] if r.error else "",
                 "_loss": r.loss if r.status == "completed" else math.inf,
+                "_order": float(r.number),
             }
         )
     for name, choice in ensembles:
@@ -193,15 +198,16 @@ def _leaderboard(
                 },
                 "error": "",
                 "_loss": choice.loss,
+                "_order": math.inf,  # a tie goes to the single model (what _finish picks)
             }
         )
     board = pd.DataFrame(rows)
     if board.empty:
         return board
     board["_done"] = board["status"] != "completed"
-    board = board.sort_values(["_done", "_loss", "trial"], kind="stable").reset_index(drop=True)
+    board = board.sort_values(["_done", "_loss", "_order"], kind="stable").reset_index(drop=True)
     board.insert(0, "rank", range(1, len(board) + 1))
-    return board.drop(columns=["_done", "_loss"])
+    return board.drop(columns=["_done", "_loss", "_order"])
 
 
 def _load_member(result: TrialResult, task: str, n_classes: int) -> BaggedModel:
@@ -254,6 +260,7 @@ def run_tabular(
     report = guardrails.report(
         frame, target, task=task, kinds=kinds, target_name=target_name, dropped_target_rows=dropped
     )
+    guardrails.announce(report, callbacks)
     if n_valid:
         frame = pd.concat([frame, vframe], ignore_index=True)
         target = pd.concat([target, vtarget], ignore_index=True)
@@ -426,13 +433,16 @@ def _finish(
             rows=rows,
         )
         ensembles.append(("StackEnsemble", choice))
+    # An "ensemble" of one model without a meta-model is that model (its score differs only
+    # by float32 rounding of the out-of-fold predictions): not a leaderboard entry of its own.
+    ensembles = [(n, c) for n, c in ensembles if len(c.indices) > 1 or c.meta is not None]
     board = _leaderboard(trials, ensembles, metric)
     n_classes = len(classes) if classes else 0
     best_single = candidates[0]
     best_name, best_loss = f"{best_single.learner}#{best_single.number}", best_single.loss
     members_idx, weights, meta, oof = [0], [1.0], None, oofs[0]
     for name, choice in ensembles:
-        if choice.loss < best_loss - 1e-9 and (len(choice.indices) > 1 or choice.meta):
+        if choice.loss < best_loss - 1e-9:
             best_name, best_loss = name, choice.loss
             members_idx, weights, meta, oof = (
                 choice.indices,

@@ -17,7 +17,8 @@ from typing import Any
 ENV_AUTHKEY = "MODELWORKS_AUTOML_AUTHKEY"
 
 
-def _run_one(data: Any, spec: Any, cache: Any) -> Any:
+def run_one(data: Any, spec: Any, cache: Any) -> Any:
+    """Run one trial (tabular or forecast) on ``data``."""
     if spec.kind == "forecast":
         from modelworks.automl.forecasting._trial import run_forecast_trial
 
@@ -60,7 +61,7 @@ def main(address: str) -> int:
             cache = FoldCache()
             continue
         if op == "trial":
-            conn.send(("result", _run_one(data, payload, cache)))
+            conn.send(("result", run_one(data, payload, cache)))
 
 
 if __name__ == "__main__":

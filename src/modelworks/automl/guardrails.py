@@ -244,3 +244,11 @@ def report(
         )
     )
     return out
+
+
+def announce(report: list[Guardrail], callbacks: list[Any] | None) -> None:
+    """Tell the callbacks that have ``on_guardrails`` (a job's log view) before training."""
+    for callback in callbacks or []:
+        hook = getattr(callback, "on_guardrails", None)
+        if hook is not None:
+            hook(report)

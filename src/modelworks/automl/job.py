@@ -36,13 +36,17 @@ class AutoMLJobResult:
     outcome: Any
 
 
-def read_data_input(ws: Any, data: DataInput) -> Any:
-    """The table a data input names, as a pandas DataFrame (lineage recorded when in a run)."""
+def read_data_input(ws: Any, data: DataInput, used: list[Any] | None = None) -> Any:
+    """The table a data input names, as a pandas DataFrame; a data asset read is appended to
+    ``used`` (for lineage)."""
     path = data.path
     if path.startswith(("azureml:", "data:/")) or (
         not os.path.exists(path) and ("@" in path or ":" in path) and "://" not in path
     ):
-        return ws.data.get(path).to_pandas()
+        asset = ws.data.get(path)
+        if used is not None:
+            used.append(asset)
+        return asset.to_pandas()
     from modelworks.data.readers import read_table
 
     return read_table(path, "auto" if data.type == "uri_file" else data.type)
@@ -99,8 +103,15 @@ def run_automl_job(
     progress: Any = None,
     model_name: str | None = None,
     time_budget: float | None = None,
+    parent_id: str | None = None,
+    callbacks: list[Any] | None = None,
+    tables: dict[str, Any] | None = None,
 ) -> AutoMLJobResult:
-    """Run the AutoML job ``spec`` (a YAML path or a loaded spec) in workspace ``ws``."""
+    """Run the AutoML job ``spec`` (a YAML path or a loaded spec) in workspace ``ws``.
+
+    A job's driver passes its run as ``parent_id`` (the run is then not ended here), extra
+    search ``callbacks`` (its log view, which also answers ``should_stop``) and the tables it
+    already read (``{"training_data": frame, ...}``)."""
     from modelworks.automl._session import AutoMLSession
 
     loaded = spec if isinstance(spec, AutoMLJobSpec) else load_automl_spec(spec)
@@ -108,9 +119,17 @@ def run_automl_job(
     if time_budget is not None:
         settings.time_budget = float(time_budget)
     settings.check()
-    train = read_data_input(ws, loaded.training_data)
-    valid = read_data_input(ws, loaded.validation_data) if loaded.validation_data else None
-    test = read_data_input(ws, loaded.test_data) if loaded.test_data else None
+    tables = tables or {}
+    used: list[Any] = []
+
+    def table(name: str, data: DataInput | None) -> Any:
+        if name in tables:
+            return tables[name]
+        return read_data_input(ws, data, used) if data is not None else None
+
+    train = table("training_data", loaded.training_data)
+    valid = table("validation_data", loaded.validation_data)
+    test = table("test_data", loaded.test_data)
     target = loaded.target_column_name
     register = model_name or loaded.model_name or f"{loaded.experiment_name}-model"
     test_metrics: dict[str, float] = {}
@@ -130,6 +149,8 @@ def run_automl_job(
         run_name=loaded.name or loaded.display_name,
         progress=progress,
         on_outcome=score_test,
+        parent_id=parent_id,
+        extra_callbacks=callbacks,
     )
     started = time.time()
     if loaded.task == "forecasting":
@@ -150,6 +171,8 @@ def run_automl_job(
             started=started,
         )
     assert session.run_id is not None
+    for asset in used:  # lineage: data version → this run → the model it registered
+        ws.data.record_input(session.run_id, asset.name, asset.version)
     return AutoMLJobResult(
         run_id=session.run_id,
         best_model=outcome.best_name,

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 from modelworks.errors import InvalidInputError
 
@@ -101,16 +102,22 @@ def _lgbm_space(trial: Any, ctx: FitContext) -> dict[str, Any]:
 def _lgbm_build(params: dict[str, Any], ctx: FitContext) -> Any:
     import lightgbm
 
-    kwargs = {k: v for k, v in params.items() if k != "features"}
+    kwargs = {k: v for k, v in params.items() if k not in ("features", "rounds")}
+    # ``rounds`` (LightGBM's defaults in the portfolio) means exactly that many boosting
+    # rounds and the parameters as given; otherwise up to 10,000 rounds, early-stopped on the
+    # fold's validation rows (a refit passes the rounds it found as ``n_estimators``).
+    fixed = "rounds" in params
+    if fixed:
+        kwargs["n_estimators"] = int(params["rounds"])
     kwargs.setdefault("n_estimators", 10000)
-    if "min_child_samples" in kwargs:  # a leaf of 50 rows is no leaf on 100 rows
+    if "min_child_samples" in kwargs and not fixed:  # a leaf of 50 rows is no leaf on 100 rows
         kwargs["min_child_samples"] = int(
             min(kwargs["min_child_samples"], max(2, ctx.n_rows // 20))
         )
     if kwargs.get("subsample", 1.0) < 1.0:
         kwargs["subsample_freq"] = 1
     cls = lightgbm.LGBMClassifier if ctx.task == "classification" else lightgbm.LGBMRegressor
-    return cls(
+    model = cls(
         n_jobs=ctx.n_threads,
         random_state=ctx.seed,
         verbose=-1,
@@ -118,6 +125,8 @@ def _lgbm_build(params: dict[str, Any], ctx: FitContext) -> Any:
         force_col_wise=True,
         **kwargs,
     )
+    model._modelworks_fixed_rounds = fixed
+    return model
 
 
 def _lgbm_fit(model: Any, X: Any, y: Any, Xv: Any, yv: Any, ctx: FitContext) -> None:
@@ -134,7 +143,8 @@ def _lgbm_fit(model: Any, X: Any, y: Any, Xv: Any, yv: Any, ctx: FitContext) -> 
     stop_at_deadline.order = 40  # type: ignore[attr-defined]
     callbacks: list[Any] = [stop_at_deadline]
     fit_kwargs: dict[str, Any] = {}
-    if Xv is not None:
+    fixed = getattr(model, "_modelworks_fixed_rounds", False)
+    if Xv is not None and not fixed:
         lr = float(model.get_params().get("learning_rate", 0.1))
         callbacks.append(
             lightgbm.early_stopping(
@@ -145,7 +155,7 @@ def _lgbm_fit(model: Any, X: Any, y: Any, Xv: Any, yv: Any, ctx: FitContext) -> 
             fit_kwargs.update(eval_X=(Xv,), eval_y=(yv,))
         else:
             fit_kwargs["eval_set"] = [(Xv, yv)]
-    elif model.get_params().get("n_estimators", 100) > 5000:
+    elif Xv is None and model.get_params().get("n_estimators", 100) > 5000:
         model.set_params(n_estimators=300)
     categorical = ctx.categorical_indices or "auto"
     model.fit(X, y, categorical_feature=categorical, callbacks=callbacks, **fit_kwargs)
@@ -245,17 +255,53 @@ def _cat_space(trial: Any, ctx: FitContext) -> dict[str, Any]:
     }
 
 
-class _CatBoostFrame:
+def _catboost_frame(X: Any, cats: list[int]) -> Any:
     """CatBoost wants categorical features as integers, not floats with NaN."""
+    import pandas as pd
 
-    @staticmethod
-    def convert(X: Any, cats: list[int]) -> Any:
-        import pandas as pd
+    frame = pd.DataFrame(np.asarray(X))
+    for i in cats:
+        frame[i] = np.nan_to_num(frame[i].to_numpy(dtype=float), nan=-1).astype(np.int64)
+    return frame
 
-        frame = pd.DataFrame(np.asarray(X))
-        for i in cats:
-            frame[i] = np.nan_to_num(frame[i].to_numpy(dtype=float), nan=-1).astype(np.int64)
-        return frame
+
+class CatBoostModel(BaseEstimator):
+    """A CatBoost model that takes the featurizer's float matrix: the categorical columns
+    (integer codes as floats, NaN for missing) are converted on every fit and predict."""
+
+    def __init__(self, model: Any, categorical: list[int]) -> None:
+        self.model = model
+        self.categorical = list(categorical)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return bool(self.model.is_fitted())
+
+    def fit(self, X: Any, y: Any, **kwargs: Any) -> CatBoostModel:
+        """Fit on the featurizer's matrix (``eval_set`` matrices are converted too)."""
+        if "eval_set" in kwargs:
+            Xv, yv = kwargs["eval_set"]
+            kwargs["eval_set"] = (self._data(Xv), yv)
+        self.model.fit(self._data(X), y, cat_features=self.categorical or None, **kwargs)
+        return self
+
+    def _data(self, X: Any) -> Any:
+        return _catboost_frame(X, self.categorical) if self.categorical else np.asarray(X)
+
+    @property
+    def classes_(self) -> Any:
+        return np.asarray(self.model.classes_, dtype=int)
+
+    @property
+    def best_iteration_(self) -> int | None:
+        best = self.model.get_best_iteration()
+        return None if best is None else int(best) + 1
+
+    def predict(self, X: Any) -> Any:
+        out = np.asarray(self.model.predict(self._data(X)))
+        return out.ravel() if out.ndim > 1 and out.shape[1] == 1 else out
+
+    def predict_proba(self, X: Any) -> Any:
+        return self.model.predict_proba(self._data(X))
 
 
 def _cat_build(params: dict[str, Any], ctx: FitContext) -> Any:
@@ -272,13 +318,24 @@ def _cat_build(params: dict[str, Any], ctx: FitContext) -> Any:
             od_type="Iter",
             od_wait=_patience(float(params.get("learning_rate", 0.1)), ctx.n_rows),
         )
-    return cls(
+    model = cls(
         thread_count=ctx.n_threads,
         random_seed=ctx.seed,
         verbose=0,
         allow_writing_files=False,
         **kwargs,
     )
+    return CatBoostModel(model, list(ctx.categorical_indices))
+
+
+class _CatBoostDeadline:
+    """Stops boosting at the trial's deadline, keeping the trees grown so far."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+    def after_iteration(self, info: Any) -> bool:
+        return time.time() <= self.deadline
 
 
 def _cat_fit(model: Any, X: Any, y: Any, Xv: Any, yv: Any, ctx: FitContext) -> None:
@@ -286,14 +343,15 @@ def _cat_fit(model: Any, X: Any, y: Any, Xv: Any, yv: Any, ctx: FitContext) -> N
 
     if sp.issparse(X):
         raise InvalidInputError("CatBoost is not used with sparse text features.")
-    cats = list(ctx.categorical_indices)
-    data = _CatBoostFrame.convert(X, cats)
-    kwargs: dict[str, Any] = {"cat_features": cats}
+    kwargs: dict[str, Any] = {}
     if Xv is not None:
-        kwargs["eval_set"] = (_CatBoostFrame.convert(Xv, cats), yv)
+        kwargs["eval_set"] = (Xv, yv)
         kwargs["use_best_model"] = True
-    model.fit(data, y, **kwargs)
-    model._modelworks_categorical = cats
+    elif model.model.get_params().get("iterations", 1000) > 5000:
+        model.model.set_params(iterations=300)
+    if math.isfinite(ctx.deadline):
+        kwargs["callbacks"] = [_CatBoostDeadline(ctx.deadline)]
+    model.fit(X, y, **kwargs)
 
 
 def _cat_units(params: dict[str, Any], ctx: FitContext) -> float:

@@ -1,9 +1,11 @@
 """Showing an AutoML run as it goes: a Rich progress bar (SDK) and a live view (CLI).
 
-Both are search callbacks. :class:`ProgressBar` shows elapsed time against the budget, trials
+All are search callbacks. :class:`ProgressBar` shows elapsed time against the budget, trials
 done and the best score on one line (``verbose=0`` turns it off). :class:`LiveView` is what
 ``modelworks automl run`` and ``job create --stream`` show: elapsed vs budget, trials done and
 running, the best score and a short leaderboard, refreshed several times a second.
+:class:`LogView` is the same view as plain text lines for a job's log (``job stream``): a
+status line every few seconds and the top of the leaderboard whenever the best improves.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from modelworks.automl._trial import TrialResult, TrialSpec
 from modelworks.automl.settings import AutoMLSettings
 
-__all__ = ["LiveView", "ProgressBar"]
+__all__ = ["LiveView", "LogView", "ProgressBar"]
 
 
 class _State:
@@ -168,3 +170,89 @@ class LiveView(_State):
 
     def finish(self, outcome: Any) -> None:
         self.stop()
+
+
+class LogView(_State):
+    """The live view as log lines, written with ``write(text)``; ``stop`` (e.g. a job's
+    cancel flag) is what :meth:`should_stop` answers, which stops the search."""
+
+    def __init__(
+        self,
+        settings: AutoMLSettings,
+        write: Any,
+        *,
+        stop: Any = None,
+        every_s: float = 2.0,
+        rows: int = 5,
+    ) -> None:
+        super().__init__(settings)
+        self.write = write
+        self.stop_requested = stop
+        self.every_s = every_s
+        self.rows = rows
+        self._timer: threading.Thread | None = None
+        self._stopped = threading.Event()
+        self._best_shown: int | None = None
+
+    def should_stop(self) -> bool:
+        return bool(self.stop_requested is not None and self.stop_requested())
+
+    def start(self, started: float) -> None:
+        self.started = started
+        self.write(
+            f"AutoML {self.settings.task}: budget {self.settings.time_budget:g} s, "
+            f"metric {self.metric.name}, {self.settings.workers} trial(s) at a time\n"
+        )
+        self._timer = threading.Thread(target=self._tick, daemon=True)
+        self._timer.start()
+
+    def _tick(self) -> None:
+        while not self._stopped.wait(self.every_s):
+            self.write(self.status() + "\n")
+
+    def status(self) -> str:
+        """``[ 12.0s / 60s] trials 5 done (1 not completed), 2 running | best ...``"""
+        elapsed = time.time() - self.started
+        with self.lock:
+            done, running, best = len(self.done), len(self.running), self.best_text()
+            failed = sum(1 for r in self.done if r.status != "completed")
+        return (
+            f"[{elapsed:6.1f}s / {self.settings.time_budget:g}s] trials {done} done "
+            f"({failed} not completed), {running} running | best {self.metric.name} {best}"
+        )
+
+    def leaderboard(self) -> str:
+        """The top trials so far, one per line."""
+        with self.lock:
+            ranked = sorted(
+                (r for r in self.done if r.status == "completed"), key=lambda r: r.loss
+            )[: self.rows]
+        lines = [f"  {'#':>4}  {'learner':<20} {self.metric.name:>12}  seconds"]
+        for r in ranked:
+            score = self.metric.from_loss(r.loss)
+            lines.append(f"  {r.number:>4}  {r.learner:<20} {score:>12.4f}  {r.duration:7.1f}")
+        return "\n".join(lines) + "\n"
+
+    def on_guardrails(self, report: list[Any]) -> None:
+        for g in report:
+            self.write(f"guardrail {g.name}: {g.status} - {g.description}\n")
+
+    def on_trial_end(self, result: TrialResult, best: TrialResult | None) -> None:
+        super().on_trial_end(result, best)
+        if best is not None and best.number != self._best_shown:
+            self._best_shown = best.number
+            self.write(self.status() + "\n" + self.leaderboard())
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._timer is not None:
+            self._timer.join(timeout=1.0)
+            self._timer = None
+
+    def finish(self, outcome: Any) -> None:
+        self.stop()
+        self.write(self.status() + "\n")
+        self.write(
+            f"AutoML done in {outcome.fit_time:.1f} s ({outcome.stop_reason}): best "
+            f"{outcome.best_name} {outcome.metric.name}={outcome.best_score:.4f}\n"
+        )

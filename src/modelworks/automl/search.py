@@ -31,16 +31,33 @@ import numpy as np
 from modelworks.automl._trial import TrialData, TrialResult, TrialSpec
 from modelworks.automl.learners import LEARNERS, FitContext, Learner
 from modelworks.automl.metrics import Metric
+from modelworks.errors import ModelworksError
 
-__all__ = ["Search", "SearchCallback", "SearchLimits"]
+__all__ = ["Search", "SearchCallback", "SearchCanceled", "SearchLimits"]
 
 _DEFAULT_SECONDS_PER_UNIT = 6e-9
 _SUBSAMPLE_MIN_ROWS = 10000
+_FIRST_TRIAL_MIN_ROWS = 2500
 HOPELESS_GAP = 3.0
+FIRST_TRIAL_PESSIMISM = 20.0
+WORKERS_LATE_S = 3.0
+WORKERS_LATE_SHARE = 0.3
+"""With no worker up after this share of the search time, the first trial runs in-process."""
+"""How much longer than the a-priori estimate the first trial is planned to take."""
+
+
+class SearchCanceled(ModelworksError):
+    """A callback's ``should_stop()`` asked the search to stop (a canceled AutoML job)."""
+
+    status_code = 409
+    code = "AUTOML_CANCELED"
 
 
 class SearchCallback(Protocol):
-    """Told about each trial as it starts and ends (progress display, run tracking)."""
+    """Told about each trial as it starts and ends (progress display, run tracking).
+
+    A callback may also have ``should_stop() -> bool``: when it answers True the search stops
+    at once (running trials are killed) and raises :class:`SearchCanceled`."""
 
     def on_trial_start(self, spec: TrialSpec) -> None: ...
 
@@ -109,6 +126,8 @@ class Search:
         self._calibration: dict[str, list[float]] = {}
         self.best: TrialResult | None = None
         self.stop_reason = ""
+        self._local: Any = None  # the thread of a trial run in this process
+        self._local_done: list[TrialResult] = []
 
     # -- cost model -------------------------------------------------------------------------
     def _seconds_per_unit(self, learner: str) -> float:
@@ -130,15 +149,21 @@ class Search:
             return 1.0  # nothing measured yet: run it (the deadline still applies)
         left = self.limits.end - now
         allowance = left * 0.9
-        cost = self._estimate(learner, params, 1.0)
-        if cost <= allowance or (not self.results and not self.executor.running()):
+        # The first trial must complete for there to be a model at all, and nothing has been
+        # measured yet (the a-priori cost is off by up to an order of magnitude on a busy
+        # machine): it plans pessimistically, on a subsample of a large table if need be.
+        first = not self.results and not self._busy()
+        pessimism = FIRST_TRIAL_PESSIMISM if first and not self._calibration else 1.0
+        cost = self._estimate(learner, params, 1.0) * pessimism
+        if cost <= allowance:
             return 1.0
         fraction = 1.0
-        while fraction > 0.05 and self.ctx.n_rows * fraction / 2 >= _SUBSAMPLE_MIN_ROWS:
+        smallest = _FIRST_TRIAL_MIN_ROWS if first else _SUBSAMPLE_MIN_ROWS
+        while fraction > 0.05 and self.ctx.n_rows * fraction / 2 >= smallest:
             fraction /= 2
-            if self._estimate(learner, params, fraction) <= allowance:
+            if self._estimate(learner, params, fraction) * pessimism <= allowance:
                 return fraction
-        return None
+        return fraction if first else None
 
     # -- Optuna -------------------------------------------------------------------------------
     def _study(self, name: str) -> Any:
@@ -179,6 +204,8 @@ class Search:
                 seen.loss if seen.status == "completed" else None,
                 state=None if seen.status == "completed" else _fail_state(),
             )
+        if fixed is not None:  # keys outside the search space (e.g. fixed boosting rounds)
+            params = {**params, **{k: v for k, v in fixed.items() if k not in params}}
         self._seen.setdefault((name, repr(sorted(params.items()))), None)  # type: ignore[arg-type]
         return trial, params
 
@@ -318,11 +345,64 @@ class Search:
         target = self.limits.exit_score
         return score >= target if self.metric.greater_is_better else score <= target
 
+    def _stop_requested(self) -> bool:
+        return any(
+            bool(getattr(callback, "should_stop", lambda: False)()) for callback in self.callbacks
+        )
+
+    def _workers_late(self, began: float) -> bool:
+        """No worker process has started yet and a good part of the time is gone (a busy
+        machine: imports alone can take many seconds)."""
+        if self.executor.idle() > 0 or self._busy():
+            return False
+        waited = time.time() - began
+        return waited > max(WORKERS_LATE_S, WORKERS_LATE_SHARE * (self.limits.end - began))
+
+    def _run_here(self, spec: TrialSpec) -> None:
+        """Run the first trial in a thread of this process (its learner stops at its
+        deadline; native learners release the GIL), so a run whose workers start late still
+        ends with a model while the workers that come up take the next trials."""
+        import threading
+
+        from modelworks.automl._trial import FoldCache
+        from modelworks.automl._worker import run_one
+
+        for callback in self.callbacks:
+            callback.on_trial_start(spec)
+
+        def work() -> None:
+            self._local_done.append(run_one(self.data, spec, FoldCache()))
+
+        self._local = threading.Thread(target=work, name="automl-first-trial", daemon=True)
+        self._local.start()
+
+    def _local_results(self) -> list[TrialResult]:
+        if self._local is None or self._local.is_alive():
+            return []
+        self._local = None
+        done, self._local_done = self._local_done, []
+        return done
+
+    def _slots(self) -> int:
+        """Trials that may start now: ``capacity`` at once, a trial in this process included."""
+        running = len(self.executor.running()) + (self._local is not None)
+        return int(getattr(self.executor, "capacity", 1)) - running
+
+    def _busy(self) -> bool:
+        """Trials still running, in worker processes or in this process."""
+        return bool(self.executor.running()) or self._local is not None
+
     def run(self) -> list[TrialResult]:
         """Run trials until the time, the trial count or the exit score says stop."""
         submitted = 0
         closing = False
+        began = time.time()
         while True:
+            if self._stop_requested():
+                self.stop_reason = "canceled"
+                raise SearchCanceled(
+                    f"AutoML was canceled after {len(self.results)} finished trial(s)."
+                )
             now = time.time()
             if not closing:
                 first_pending = submitted == 0 and now < (self.limits.hard_end or 0.0)
@@ -332,22 +412,28 @@ class Search:
                     closing, self.stop_reason = True, "max_trials reached"
                 elif self._exit_reached():
                     closing, self.stop_reason = True, "exit_score reached"
-            while not closing and self.executor.idle() > 0:
+            if not closing and submitted == 0 and self._workers_late(began):
+                spec = self._next(time.time())
+                if spec is not None:
+                    self._run_here(spec)
+                    submitted += 1
+                    continue
+            while not closing and self.executor.idle() > 0 and self._slots() > 0:
                 if self.limits.max_trials is not None and submitted >= self.limits.max_trials:
                     break
                 spec = self._next(time.time())
                 if spec is None:
-                    if not self.executor.running():
+                    if not self._busy():
                         closing, self.stop_reason = True, "no configuration left to try"
                     break
                 for callback in self.callbacks:
                     callback.on_trial_start(spec)
                 self.executor.submit(spec)
                 submitted += 1
-            if closing and not self.executor.running():
+            if closing and not self._busy():
                 break
             wait_for = max(0.0, min(0.25, self.limits.end - time.time())) if not closing else 0.25
-            for result in self.executor.wait(wait_for):
+            for result in [*self.executor.wait(wait_for), *self._local_results()]:
                 self._record(result)
         return self.results
 

@@ -219,7 +219,7 @@ def validate_spec(
                 stacklevel=2,
             )
     try:
-        return model_cls.model_validate(data, context={"base_dir": base_dir})
+        return model_cls.model_validate(data, context={"base_dir": base_dir, "source": source})
     except ValidationError as e:
         found: list[tuple[int, str]] = []
         for error in e.errors():

@@ -665,6 +665,8 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
 SPEC_TYPES: dict[str, type[BaseModel] | str] = {
     "command": CommandJobSpec,
     "sweep": SweepJobSpec,
+    "automl": "modelworks.specs.automl:AutoMLJobSpec",
+    "pipeline": "modelworks.specs.pipelines:PipelineJobSpec",
 }
 
 

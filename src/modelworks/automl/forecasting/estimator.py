@@ -240,6 +240,9 @@ def run_forecast(
                 tuple(other),
             )
         )
+    from modelworks.automl.guardrails import announce
+
+    announce(guardrails, callbacks)
     reserve, grace = reserve_seconds(settings.time_budget)
     reserve = max(reserve, 0.1 * settings.time_budget)
     workdir = tempfile.mkdtemp(prefix="modelworks-automl-")
