@@ -130,3 +130,30 @@ def test_zygote_forks_serving_workers_and_reports_their_exit(
     assert (launcher.forked, launcher.spawned) == (2, 1)
     assert "Loaded forked" in log.read_text() and "Loaded spawned" in log.read_text()
     assert not launcher.alive and not launcher.socket_path.exists()
+
+
+@pytest.mark.slow
+def test_prestart_starts_one_host_that_ensure_host_then_uses(tmp_path: Path) -> None:
+    import modelworks as mw
+    from modelworks.endpoints._detached import launch, prestart
+    from modelworks.endpoints._doorbell import answering
+    from modelworks.endpoints.host import ensure_host, runtime_dir, stop_host
+
+    ws = mw.Workspace(tmp_path / "ws")
+    bell = bell_path(runtime_dir(ws), socket_dir())
+    assert not answering(bell)
+    prestart(ws.location)
+    first = launch(ws.location, runtime_dir(ws))  # the one prestart started, not a second
+    prestart(ws.location)
+    assert launch(ws.location, runtime_dir(ws)) is first
+    try:
+        host = ensure_host(ws)
+        assert host.pid == first.pid
+        assert answering(bell)
+        prestart(ws.location)  # a host answers: nothing is started
+        assert launch(ws.location, runtime_dir(ws)) is first
+    finally:
+        assert stop_host(ws)
+        first.wait(timeout=30)
+        ws.close()
+    assert not answering(bell)

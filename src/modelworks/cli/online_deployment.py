@@ -16,6 +16,7 @@ from modelworks.cli._common import (
     print_renderable,
     rows_table,
     say,
+    state,
     status,
     workspace,
 )
@@ -45,6 +46,7 @@ def _show(d: OnlineDeployment) -> None:
                 ("instance_count", d.instance_count),
                 ("generation", d.generation),
                 ("provisioning_state", d.provisioning_state),
+                ("phase", runtime.get("phase")),  # e.g. building environment <label>
                 ("error", d.error),
                 ("pids", [i.get("pid") for i in runtime.get("instances", [])]),
                 ("restarts", runtime.get("restarts")),
@@ -64,6 +66,9 @@ def _create(
     all_traffic: bool,
     output: Output,
 ) -> None:
+    from modelworks.endpoints._detached import prestart
+
+    prestart(state(ctx).location)  # the host and its zygote start while the rest happens
     ws = workspace(ctx)
     with status(f"Deploying {file} (starting workers, waiting for readiness) …"):
         deployment = ws.online_deployments.begin_create_or_update(

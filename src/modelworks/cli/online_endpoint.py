@@ -91,8 +91,10 @@ def create(
     output: OutputOpt = Output.table,
 ) -> None:
     """Create an endpoint: a scoring URL on its own port, with a primary and a secondary key."""
+    from modelworks.endpoints._detached import prestart
     from modelworks.specs.endpoints import load_endpoint_spec
 
+    prestart(state(ctx).location)  # the host and its zygote start while the rest happens
     ws = workspace(ctx)
     if file is not None:
         spec: Any = load_endpoint_spec(str(file), name=name, auth_mode=auth_mode)

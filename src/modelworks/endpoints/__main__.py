@@ -5,6 +5,27 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import Any
+
+
+def _early_zygote(location: str) -> Any:
+    """Start the worker zygote before the host's own imports (about a second), for a local
+    folder, so that its imports of numpy, pandas and scikit-learn start as early as they can."""
+    if "://" in location:
+        return None
+    import os
+    import uuid
+    from pathlib import Path
+
+    from modelworks.endpoints._doorbell import socket_dir
+    from modelworks.endpoints._launcher import Launcher
+
+    launcher = Launcher(
+        socket_path=Launcher.socket_for(f"{uuid.uuid4().hex}|{os.getpid()}", socket_dir()),
+        log_path=Path(location).expanduser().resolve() / "endpoints" / "logs" / "zygote.log",
+    )
+    launcher.start()
+    return launcher
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -19,11 +40,12 @@ def main(argv: list[str] | None = None) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    launcher = _early_zygote(args.workspace)
     from modelworks.endpoints.host import serve_forever
     from modelworks.errors import ModelworksError
 
     try:
-        serve_forever(args.workspace, idle_exit=args.idle_exit)
+        serve_forever(args.workspace, idle_exit=args.idle_exit, launcher=launcher)
     except ModelworksError as e:
         print(f"Error: {e.message}", file=sys.stderr)
         sys.exit(1)

@@ -12,11 +12,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
 import socket
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["Doorbell", "bell_path", "ring"]
+__all__ = ["Doorbell", "answering", "bell_path", "ring", "socket_dir"]
+
+
+def socket_dir() -> Path:
+    """A short folder for bells and worker sockets (Unix socket paths are limited to ~100
+    bytes)."""
+    folder = Path(tempfile.gettempdir()) / f"mw-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def answering(path: Path) -> bool:
+    """Whether a host listens at the bell ``path`` (a cheap check that needs no database)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.setblocking(False)
+        try:
+            sock.sendto(b"!", str(path))
+        except BlockingIOError:
+            return True  # a host whose queue is full is still a host
+        except OSError:
+            return False
+    return True
 
 
 def bell_path(runtime_dir: Path, folder: Path) -> Path:

@@ -6,8 +6,8 @@ on request, so a new deployment's worker only has to load its model. :meth:`Laun
 asks the zygote when it runs (waiting for it while it is still importing, which is sooner
 than a fresh interpreter would be, and cheaper than several importing at once) and the
 worker's environment is one the zygote can give (:func:`~modelworks.serving.zygote.compatible`); otherwise — no zygote, a zygote that died,
-``MODELWORKS_NO_ZYGOTE=1`` or thread settings of its own — it spawns ``python -m
-modelworks.serving.worker`` as before.
+``MODELWORKS_NO_ZYGOTE=1``, thread settings of its own, or an environment of its own (another
+``python``) — it spawns ``<python> -m modelworks.serving.worker``.
 
 Either way the caller gets a process handle with the part of :class:`subprocess.Popen` the
 supervisor uses (``pid``, ``poll``, ``wait``, ``terminate``, ``kill``, ``send_signal``); a
@@ -34,7 +34,7 @@ from typing import Any
 from modelworks.serving.worker import ONE_THREAD_ENV
 from modelworks.serving.zygote import compatible
 
-__all__ = ["ForkedProcess", "Launcher"]
+__all__ = ["ForkedProcess", "Launcher", "spawn_worker"]
 
 log = logging.getLogger("modelworks.endpoints.launcher")
 
@@ -187,9 +187,19 @@ class Launcher:
     def alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    async def spawn(self, argv: list[str], *, env: dict[str, str], cwd: str, log_path: Path) -> Any:
-        """A worker process running ``python -m modelworks.serving.worker *argv``."""
-        if self._process is not None and compatible(self.env, env):
+    async def spawn(
+        self,
+        argv: list[str],
+        *,
+        env: dict[str, str],
+        cwd: str,
+        log_path: Path,
+        python: str | None = None,
+    ) -> Any:
+        """A worker process running ``python -m modelworks.serving.worker *argv``
+        (``python``: another environment's interpreter, always spawned)."""
+        own = python in (None, sys.executable)
+        if own and self._process is not None and compatible(self.env, env):
             deadline = time.monotonic() + ZYGOTE_WAIT_S
             while self.alive and not self.socket_path.exists() and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
@@ -203,15 +213,7 @@ class Launcher:
                     self.forked += 1
                     return forked
         self.spawned += 1
-        with open(log_path, "ab") as log_file:
-            return subprocess.Popen(
-                [sys.executable, "-m", "modelworks.serving.worker", *argv],
-                env=env,
-                cwd=cwd,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
+        return spawn_worker(python or sys.executable, argv, env=env, cwd=cwd, log_path=log_path)
 
     def _fork(self, argv: list[str], env: dict[str, str], cwd: str, log_path: Path) -> Any:
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -232,6 +234,21 @@ class Launcher:
             connection.close()
             raise OSError(str(e)) from e
         return ForkedProcess(pid, connection, rest)
+
+
+def spawn_worker(
+    python: str, argv: list[str], *, env: dict[str, str], cwd: str, log_path: Path
+) -> subprocess.Popen[bytes]:
+    """A fresh ``python -m modelworks.serving.worker *argv`` appending to ``log_path``."""
+    with open(log_path, "ab") as log_file:
+        return subprocess.Popen(
+            [python, "-m", "modelworks.serving.worker", *argv],
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def _zygote_env() -> dict[str, str]:

@@ -5,9 +5,11 @@ Every change of desired state (an endpoint, its keys, its traffic, a deployment)
 when it grows. Thread-safe (engines pool connections); safe across processes (the same
 transactions as the metadata store: SQLite WAL with ``BEGIN IMMEDIATE`` writes, PostgreSQL).
 
-Online endpoints need a workspace whose metadata is a SQL database (a local folder, or one
-configured with a PostgreSQL URL); through a ``modelworks server`` URL they are not available
-yet, and :func:`open_endpoint_store` says so.
+This store is used where the workspace's SQL database is (a local folder, or one configured
+with a PostgreSQL URL): by the host, and by ``ws.online_endpoints`` on such a workspace.
+Through a ``modelworks server`` URL the operations go to the server instead
+(:mod:`modelworks.store.rest.endpoints`); only running a host needs the database, and
+:func:`open_endpoint_store` says so.
 """
 
 from __future__ import annotations
@@ -41,9 +43,10 @@ def open_endpoint_store(ws: Workspace) -> EndpointStore:
     uri = getattr(ws.meta, "uri", None)
     if ws.is_remote or not isinstance(uri, str) or not uri.startswith(("sqlite", "postgres")):
         raise InvalidInputError(
-            f"Online endpoints need a workspace on a SQL database (a local folder, or one whose "
-            f"workspace.yaml names PostgreSQL); {ws.location!r} is a server URL. Run the endpoint "
-            "commands on the machine that hosts the workspace, with -w <folder>."
+            f"The endpoint host runs next to the workspace database; {ws.location!r} is a server "
+            "URL, whose machine hosts its endpoints. Run `modelworks up` (or `modelworks "
+            "online-endpoint serve -w <folder>`) there; the other endpoint commands work "
+            "through the URL."
         )
     return EndpointStore(uri)
 

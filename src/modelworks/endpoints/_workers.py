@@ -26,12 +26,12 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from modelworks.endpoints._launcher import Launcher
+from modelworks.endpoints._doorbell import socket_dir
+from modelworks.endpoints._launcher import Launcher, spawn_worker
 from modelworks.serving.gateway import Route
 from modelworks.serving.upstream import Instance, probe
 
@@ -45,13 +45,6 @@ STOP_GRACE_S = 10.0
 
 class WorkerStartError(Exception):
     """A worker exited or never became ready; the message has the end of its log."""
-
-
-def socket_dir() -> Path:
-    """A short folder for worker sockets (Unix socket paths are limited to ~100 bytes)."""
-    folder = Path(tempfile.gettempdir()) / f"mw-{os.getuid() if hasattr(os, 'getuid') else 0}"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    return folder
 
 
 def tail(path: Path, lines: int = 40) -> str:
@@ -98,6 +91,7 @@ class WorkerGroup:
         run_dir: Path,
         on_restart: Any = None,
         launcher: Launcher | None = None,
+        python: str | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.deployment = deployment
@@ -109,6 +103,8 @@ class WorkerGroup:
         self.run_dir = run_dir
         self.on_restart = on_restart
         self.launcher = launcher
+        #: the interpreter of the deployment's environment (the host's own: the zygote's)
+        self.python = python or sys.executable
         self.count = int(spec.get("instance_count", 1))
         settings = spec.get("request_settings") or {}
         self.route = Route(
@@ -155,17 +151,11 @@ class WorkerGroup:
         argv = ["--config", str(config_path)]
         cwd = str(self.config.get("app_root") or self.run_dir)
         if self.launcher is not None:
-            process = await self.launcher.spawn(argv, env=self.env, cwd=cwd, log_path=self.log_path)
+            process = await self.launcher.spawn(
+                argv, env=self.env, cwd=cwd, log_path=self.log_path, python=self.python
+            )
         else:
-            with open(self.log_path, "ab") as log_file:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "modelworks.serving.worker", *argv],
-                    env=self.env,
-                    cwd=cwd,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                )
+            process = spawn_worker(self.python, argv, env=self.env, cwd=cwd, log_path=self.log_path)
         instance = Instance(
             uds=uds, label=f"{self.deployment}/instance-{index} (pid {process.pid})"
         )

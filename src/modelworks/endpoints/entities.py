@@ -36,16 +36,18 @@ class OnlineEndpoint(Record):
     error: str | None = None
     created_at: int = 0
     updated_at: int = 0
+    #: the host name in the URLs (through a server: the server's; else this machine's)
+    address: str | None = None
 
     @property
     def scoring_uri(self) -> str:
         """``http://127.0.0.1:<port>/score``."""
-        return f"http://{_public_host()}:{self.port}/score"
+        return f"http://{self.address or _public_host()}:{self.port}/score"
 
     @property
     def openapi_uri(self) -> str:
         """``http://127.0.0.1:<port>/swagger.json`` (add ``?version=3`` for OpenAPI 3)."""
-        return f"http://{_public_host()}:{self.port}/swagger.json"
+        return f"http://{self.address or _public_host()}:{self.port}/swagger.json"
 
     def to_dict(self) -> dict[str, Any]:
         return {

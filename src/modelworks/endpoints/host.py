@@ -36,7 +36,6 @@ import logging
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -108,7 +107,9 @@ class EndpointHost:
     detached host does this; ``modelworks up`` does not).
     """
 
-    def __init__(self, location: str, *, idle_exit: bool = False) -> None:
+    def __init__(
+        self, location: str, *, idle_exit: bool = False, launcher: Launcher | None = None
+    ) -> None:
         self.location = location
         self.idle_exit = idle_exit
         self.id = uuid.uuid4().hex
@@ -124,7 +125,7 @@ class EndpointHost:
         self.store: EndpointStore | None = None
         self.ready = threading.Event()
         self.error: BaseException | None = None
-        self.launcher: Launcher | None = None
+        self.launcher = launcher  # given when the zygote was started before this module loaded
         self._wake: asyncio.Event | None = None
         self._bell: Doorbell | None = None
 
@@ -138,7 +139,7 @@ class EndpointHost:
         # the zygote first: its imports take seconds and run while this process opens the
         # workspace (a local folder's runtime files are at <folder>/endpoints)
         early = "://" not in self.location
-        if early:
+        if early and self.launcher is None:
             self._start_launcher(Path(self.location).expanduser().resolve() / "endpoints")
         try:
             self.ws = await loop.run_in_executor(None, Workspace, self.location)
@@ -363,12 +364,33 @@ class EndpointHost:
             await current.stop(drain=True)
 
     def _prepare(self, deployment: OnlineDeployment) -> WorkerGroup:
-        """Materialise the model and code and build the worker group (blocking)."""
+        """Materialise the model, code and environment and build the worker group (blocking).
+
+        An environment that is not the host's interpreter is built first (once per content,
+        cached); meanwhile the deployment's runtime says so, and its log gets the build log.
+        """
+        from modelworks.endpoints._environment import RESOLVED_KEY, is_inherit, materialise
         from modelworks.endpoints._materialise import worker_setup
 
-        assert self.ws is not None
-        config, env = worker_setup(self.ws, deployment)
+        assert self.ws is not None and self.store is not None
         folder = runtime_dir(self.ws)
+        log_path = folder / "logs" / deployment.endpoint_name / f"{deployment.name}.log"
+        resolved = deployment.spec.get(RESOLVED_KEY)
+        python = sys.executable
+        if not is_inherit(resolved):
+            label = resolved.get("label", "inline") if resolved else "inline"
+            self.store.report_deployment(
+                deployment.endpoint_name,
+                deployment.name,
+                generation=deployment.generation,
+                runtime={"phase": f"building environment {label}", "log": str(log_path)},
+            )
+            python = materialise(resolved or {}, log_path)
+        config, env = worker_setup(self.ws, deployment)
+        if python != sys.executable:
+            bin_dir = os.path.dirname(python)
+            env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+            env["VIRTUAL_ENV"] = os.path.dirname(bin_dir)
         return WorkerGroup(
             endpoint=deployment.endpoint_name,
             deployment=deployment.name,
@@ -376,10 +398,11 @@ class EndpointHost:
             spec=deployment.spec,
             config=config,
             env=env,
-            log_path=folder / "logs" / deployment.endpoint_name / f"{deployment.name}.log",
+            log_path=log_path,
             run_dir=folder / "run" / deployment.endpoint_name,
             on_restart=self._count_restart,
             launcher=self.launcher,
+            python=python,
         )
 
     def _count_restart(self, group: WorkerGroup) -> None:
@@ -465,12 +488,15 @@ def start_all(ws: Workspace | str, *, timeout: float = 60.0) -> HostHandle:
     return HostHandle(host, thread, loop)
 
 
-def serve_forever(location: str, *, idle_exit: bool = False) -> None:
-    """Run the host in the foreground until SIGTERM/SIGINT."""
+def serve_forever(
+    location: str, *, idle_exit: bool = False, launcher: Launcher | None = None
+) -> None:
+    """Run the host in the foreground until SIGTERM/SIGINT (``launcher``: a started zygote)."""
     loop = _new_loop()
     asyncio.set_event_loop(loop)
     try:
-        loop.run_until_complete(EndpointHost(location, idle_exit=idle_exit).run())
+        host = EndpointHost(location, idle_exit=idle_exit, launcher=launcher)
+        loop.run_until_complete(host.run())
     finally:
         loop.close()
 
@@ -500,34 +526,20 @@ def ensure_host(ws: Workspace, *, timeout: float = 30.0, store: EndpointStore | 
     found = live_host(ws, store=store)
     if found is not None:
         return found
+    from modelworks.endpoints._detached import launch
+
     folder = runtime_dir(ws)
     log_path = folder / "host.log"
-    with open(log_path, "ab") as handle:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "modelworks.endpoints",
-                "--workspace",
-                ws.location,
-                "--idle-exit",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+    process = launch(ws.location, folder)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = live_host(ws)
+        found = live_host(ws, store=store)
         if found is not None and found.applied_revision >= 0:
             return found
         if process.poll() is not None:
-            if process.returncode == 0:  # another host won the race
-                found = live_host(ws)
-                if found is not None:
-                    return found
+            found = live_host(ws)  # it exits at once when another host won the race
+            if found is not None:
+                return found
             raise StoreUnavailableError(
                 f"The endpoint host exited with code {process.returncode}. The end of its log "
                 f"({log_path}):\n{tail(log_path)}"

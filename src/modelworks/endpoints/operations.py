@@ -12,6 +12,13 @@ Keys are random, stored as sha256 hashes, and shown once: the first ``get_keys``
 creation or regeneration returns them; later calls raise :class:`ConflictError` saying how to
 regenerate. ``invoke`` does not need them: it signs a short-lived token with the endpoint's
 secret (only whoever can read the workspace database can).
+
+On a workspace opened by server URL (``Workspace("http://host:8080", token=...)``) the same
+calls go to the server (:mod:`modelworks.store.rest.endpoints`), which runs them on its own
+workspace with the host next to it; the caller's side still reads the YAML, registers an
+inline model, uploads the scoring code and reads an inline environment's files. A
+deployment's environment is resolved when it is created and built by the host
+(:mod:`modelworks.endpoints._environment`).
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from modelworks.serving._auth import hash_key, mint_token, new_key, new_secret
 
 if TYPE_CHECKING:
     from modelworks.specs.endpoints import OnlineDeploymentSpec, OnlineEndpointSpec
+    from modelworks.store.rest.endpoints import RestEndpoints
     from modelworks.workspace import Workspace
 
 __all__ = [
@@ -104,6 +112,18 @@ class _Base:
     def __init__(self, workspace: Workspace) -> None:
         self._ws = workspace
         self._store_cache: EndpointStore | None = None
+        self._rest_cache: RestEndpoints | None = None
+
+    @property
+    def _rest(self) -> RestEndpoints | None:
+        """The server's endpoint API when the workspace is a server URL (else None)."""
+        if not self._ws.is_remote:
+            return None
+        if self._rest_cache is None:
+            from modelworks.store.rest.endpoints import RestEndpoints
+
+            self._rest_cache = RestEndpoints(self._ws.meta, self._ws.location)
+        return self._rest_cache
 
     @property
     def _store(self) -> EndpointStore:
@@ -155,6 +175,10 @@ class OnlineEndpointOperations(_Base):
         from modelworks.specs.endpoints import OnlineEndpointSpec, load_endpoint_spec
 
         spec = _coerce_spec(endpoint, load_endpoint_spec, OnlineEndpointSpec)
+        rest = self._rest
+        if rest is not None:
+            body = spec.model_dump(mode="json", exclude_unset=True, exclude={"schema_"})
+            return Poller(lambda limit: rest.put_endpoint(body, port=port, timeout=limit), timeout)
         store = self._store
         try:
             existing: OnlineEndpoint | None = store.get_endpoint(spec.name)
@@ -235,10 +259,12 @@ class OnlineEndpointOperations(_Base):
                 )
 
     def get(self, name: str) -> OnlineEndpoint:
-        return self._store.get_endpoint(name)
+        rest = self._rest
+        return rest.get_endpoint(name) if rest is not None else self._store.get_endpoint(name)
 
     def list(self) -> list[OnlineEndpoint]:
-        return self._store.list_endpoints()
+        rest = self._rest
+        return rest.list_endpoints() if rest is not None else self._store.list_endpoints()
 
     def update_traffic(
         self,
@@ -249,6 +275,9 @@ class OnlineEndpointOperations(_Base):
         timeout: float = 60.0,
     ) -> OnlineEndpoint:
         """Change the split (``{"blue": 90, "green": 10}``); applied at once, without downtime."""
+        rest = self._rest
+        if rest is not None:
+            return rest.update_traffic(name, traffic, mirror_traffic, timeout=timeout)
         endpoint = self.get(name)
         names = {d.name for d in self._store.list_deployments(name)}
         new_traffic = dict(endpoint.traffic if traffic is None else traffic)
@@ -272,6 +301,9 @@ class OnlineEndpointOperations(_Base):
     def get_keys(self, name: str) -> dict[str, Any]:
         """``{"primaryKey", "secondaryKey"}`` the first time (key mode); a new
         ``{"accessToken", "expiryTimeUtc", "tokenType"}`` each time (aml_token mode)."""
+        rest = self._rest
+        if rest is not None:
+            return rest.get_keys(name)
         endpoint = self.get(name)
         if endpoint.auth_mode == "aml_token":
             return self.get_token(name)
@@ -287,6 +319,9 @@ class OnlineEndpointOperations(_Base):
 
     def get_token(self, name: str, *, ttl_s: float = 3600) -> dict[str, Any]:
         """A signed token for the endpoint (valid ``ttl_s`` seconds), in Azure's shape."""
+        rest = self._rest
+        if rest is not None:
+            return rest.get_token(name, ttl_s=ttl_s)
         _, secret, _ = self._store.auth_material(name)
         token, expiry = mint_token(name, secret, ttl_s=ttl_s)
         return {"accessToken": token, "expiryTimeUtc": expiry, "tokenType": "Bearer"}
@@ -297,6 +332,9 @@ class OnlineEndpointOperations(_Base):
         """Replace one key (the old one stops working at once); returns the new key (once)."""
         if key_type not in SLOTS:
             raise InvalidInputError(f"key_type must be 'primary' or 'secondary', got {key_type!r}.")
+        rest = self._rest
+        if rest is not None:
+            return rest.regenerate_keys(name, key_type=key_type, timeout=timeout)
         endpoint = self.get(name)
         if endpoint.auth_mode != "key":
             raise InvalidInputError(
@@ -310,6 +348,9 @@ class OnlineEndpointOperations(_Base):
 
     def begin_delete(self, name: str, *, timeout: float = 120.0) -> Poller[None]:
         """Delete the endpoint and all its deployments (their workers stop)."""
+        rest = self._rest
+        if rest is not None:
+            return Poller(lambda limit: rest.delete_endpoint(name, timeout=limit), timeout)
         revision = self._store.delete_endpoint(name)
 
         def wait(limit: float) -> None:
@@ -348,6 +389,16 @@ class OnlineEndpointOperations(_Base):
             body = Path(request_file).read_bytes()
         else:
             body = data if isinstance(data, bytes) else json.dumps(data).encode()
+        rest = self._rest
+        if rest is not None:  # the server calls the endpoint from its machine
+            return rest.invoke(
+                endpoint_name,
+                body,
+                deployment_name=deployment_name,
+                key=key,
+                path=path,
+                timeout=timeout,
+            )
         endpoint = self.get(endpoint_name)
         credential = key or self.get_token(endpoint_name, ttl_s=300)["accessToken"]
         headers = {"Authorization": f"Bearer {credential}", "Content-Type": "application/json"}
@@ -387,33 +438,25 @@ class OnlineDeploymentOperations(_Base):
         """Create a deployment or roll out a new version of it (zero downtime).
 
         ``.result()`` waits until its workers are ready (then ``all_traffic`` gives it 100% of
-        the traffic) and raises :class:`DeploymentFailedError` when they did not start.
+        the traffic) and raises :class:`DeploymentFailedError` when they did not start (an
+        environment that did not build, a scoring script that raised in ``init()``, ...).
         """
         from modelworks.specs.endpoints import OnlineDeploymentSpec, load_deployment_spec
 
         spec = _coerce_spec(deployment, load_deployment_spec, OnlineDeploymentSpec, **overrides)
-        store = self._store
-        store.get_endpoint(spec.endpoint_name)
-        model_name, model_version = self._resolve_model(spec)
-        code_owner = self._snapshot_code(spec)
-        generation, _ = store.put_deployment(
-            endpoint=spec.endpoint_name,
-            name=spec.name,
-            spec=spec.model_dump(
-                mode="json", exclude_none=True, by_alias=False, exclude={"schema_"}
-            ),
-            model_name=model_name,
-            model_version=model_version,
-            code_owner=code_owner,
-        )
+        if isinstance(deployment, (str, os.PathLike)):
+            base_dir = os.path.dirname(os.path.abspath(os.fspath(deployment)))
+        else:
+            base_dir = os.getcwd()
+        self._ws.online_endpoints.get(spec.endpoint_name)  # fail before registering
+        payload = self._payload(spec, base_dir)
+        generation = self.submit(payload)
         endpoint_name, name = spec.endpoint_name, spec.name
 
         def wait(limit: float) -> OnlineDeployment:
-            self._host()
-            self._ring()
             deadline = time.monotonic() + limit
             while True:
-                found = store.get_deployment(endpoint_name, name)
+                found = self.get(name, endpoint_name)
                 if found.generation != generation:
                     raise ConflictError(
                         f"Deployment {name!r} was updated again while this update started "
@@ -431,16 +474,61 @@ class OnlineDeploymentOperations(_Base):
                         f"Deployment {name!r} was not ready within {limit:.0f} s; see "
                         f"modelworks online-deployment get-logs -n {name} -e {endpoint_name}."
                     )
-                time.sleep(0.02)
+                time.sleep(0.02 if self._rest is None else 0.1)
             if all_traffic:
-                OnlineEndpointOperations(self._ws).update_traffic(endpoint_name, {name: 100})
-            return store.get_deployment(endpoint_name, name)
+                self._ws.online_endpoints.update_traffic(endpoint_name, {name: 100})
+            return self.get(name, endpoint_name)
 
         return Poller(wait, timeout)
 
     def create_or_update(self, deployment: Any, **kwargs: Any) -> OnlineDeployment:
         """:meth:`begin_create_or_update` and wait for it."""
         return self.begin_create_or_update(deployment, **kwargs).result()
+
+    def _payload(self, spec: OnlineDeploymentSpec, base_dir: str) -> dict[str, Any]:
+        """What the caller's side resolves: the model, the code snapshot and an inline
+        environment (its files are read here, relative to the deployment YAML)."""
+        from modelworks.endpoints._environment import RESOLVED_KEY, resolve_inline
+
+        model_name, model_version = self._resolve_model(spec)
+        code_owner = self._snapshot_code(spec)
+        stored = spec.model_dump(
+            mode="json", exclude_none=True, by_alias=False, exclude={"schema_"}
+        )
+        if isinstance(spec.environment, dict):
+            label = f"{spec.endpoint_name}/{spec.name}"
+            stored[RESOLVED_KEY] = resolve_inline(spec.environment, base_dir=base_dir, label=label)
+        return {
+            "spec": stored,
+            "model_name": model_name,
+            "model_version": model_version,
+            "code_owner": code_owner,
+        }
+
+    def submit(self, payload: dict[str, Any]) -> int:
+        """Store a prepared deployment (see :meth:`_payload`) as the desired state and return
+        its generation; a named environment is resolved here, where the workspace is. The
+        host is told at once. (The server's ``PUT .../deployments/{name}`` calls this.)"""
+        rest = self._rest
+        if rest is not None:
+            return rest.put_deployment(payload)
+        from modelworks.endpoints._environment import RESOLVED_KEY, resolve
+
+        spec = dict(payload["spec"])
+        if RESOLVED_KEY not in spec:
+            label = f"{spec.get('endpoint_name')}/{spec.get('name')}"
+            spec[RESOLVED_KEY] = resolve(self._ws, spec.get("environment"), label=label)
+        generation, _ = self._store.put_deployment(
+            endpoint=str(spec["endpoint_name"]),
+            name=str(spec["name"]),
+            spec=spec,
+            model_name=payload.get("model_name"),
+            model_version=payload.get("model_version"),
+            code_owner=payload.get("code_owner"),
+        )
+        self._host()  # a host runs (started when none does) and looks at the change now
+        self._ring()
+        return int(generation)
 
     def _resolve_model(self, spec: OnlineDeploymentSpec) -> tuple[str | None, str | None]:
         if spec.model is None:
@@ -482,15 +570,26 @@ class OnlineDeploymentOperations(_Base):
         return owner
 
     def get(self, name: str, endpoint_name: str) -> OnlineDeployment:
+        rest = self._rest
+        if rest is not None:
+            return rest.get_deployment(endpoint_name, name)
         return self._store.get_deployment(endpoint_name, name)
 
     def list(self, endpoint_name: str | None = None) -> list[OnlineDeployment]:
+        rest = self._rest
+        if rest is not None:
+            return rest.list_deployments(endpoint_name)
         return self._store.list_deployments(endpoint_name)
 
     def begin_delete(
         self, name: str, endpoint_name: str, *, timeout: float = 120.0
     ) -> Poller[None]:
         """Delete a deployment that takes no traffic (its workers drain and stop)."""
+        rest = self._rest
+        if rest is not None:
+            return Poller(
+                lambda limit: rest.delete_deployment(endpoint_name, name, timeout=limit), timeout
+            )
         endpoint = self._store.get_endpoint(endpoint_name)
         self._store.get_deployment(endpoint_name, name)
         if endpoint.traffic.get(name, 0) > 0 or endpoint.mirror_traffic.get(name, 0) > 0:
@@ -511,6 +610,9 @@ class OnlineDeploymentOperations(_Base):
 
     def get_logs(self, name: str, endpoint_name: str, *, lines: int = 50) -> str:
         """The last ``lines`` lines of the deployment's workers' log."""
+        rest = self._rest
+        if rest is not None:
+            return rest.get_logs(endpoint_name, name, lines=lines)
         from modelworks.endpoints._workers import tail
         from modelworks.endpoints.host import runtime_dir
 

@@ -42,7 +42,7 @@ import time
 import traceback
 from collections.abc import Mapping
 
-__all__ = ["PRELOAD", "compatible", "main"]
+__all__ = ["PRELOAD", "PRELOAD_LATER", "compatible", "main"]
 
 #: What the zygote imports before it listens (the ones missing are skipped).
 PRELOAD = (
@@ -69,10 +69,12 @@ PRELOAD = (
     "sklearn.impute",
     "sklearn.tree",
     "sklearn.ensemble",
-    "lightgbm",
-    "xgboost",
-    "onnxruntime",
 )
+
+#: Imported after the zygote listens, between fork requests: a worker forked before they are
+#: in imports what it needs itself, and the first no-code scikit-learn worker of a cold host
+#: does not wait for them.
+PRELOAD_LATER = ("lightgbm", "xgboost", "onnxruntime")
 
 #: Environment variables read when a library is loaded: a worker whose value differs from
 #: the zygote's must be spawned afresh.
@@ -289,8 +291,11 @@ def main(argv: list[str] | None = None) -> None:
             file=sys.stderr,
             flush=True,
         )
+        later = list(PRELOAD_LATER)
         while zygote.running:
-            zygote.step(0.05)
+            zygote.step(0.0 if later else 0.05)
+            if later:
+                zygote.preload((later.pop(0),))
     finally:
         zygote.close()
 
