@@ -290,14 +290,6 @@ def test_job_environment_variables_reach_the_process(jobs_ws: mw.Workspace) -> N
     }
 
 
-def test_server_workspace_says_jobs_run_next_to_the_database(live_server: tuple[str, str]) -> None:
-    url, token = live_server
-    ws = mw.Workspace(url, token=token)
-    with pytest.raises(mw.InvalidInputError, match=r"Jobs are not available through a server URL"):
-        ws.jobs.create(command(command="echo hi"))
-    ws.close()
-
-
 def test_public_names_are_exported() -> None:
     assert {"command", "sweep", "Input", "Output", "Environment"} <= set(mw.__all__)
     assert mw.command is command and mw.Input is Input

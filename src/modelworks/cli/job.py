@@ -191,6 +191,9 @@ def show(ctx: typer.Context, name_or_id: NameOrId, output: OutputOpt = Output.ta
     children = list(ws.runs.children(run.id))
     data = _run_dict(run, experiments)
     data["children"] = [{"id": c.id, "name": c.name, "status": c.status.value} for c in children]
+    steps = _pipeline_steps(ws, run)
+    if steps:
+        data["steps"] = steps
 
     def render() -> None:
         from rich.panel import Panel
@@ -229,6 +232,20 @@ def show(ctx: typer.Context, name_or_id: NameOrId, output: OutputOpt = Output.ta
                 for key in sorted(values):
                     add_row(table, (key, fmt_number(values[key]) if numeric else values[key]))
                 print_renderable(table)
+        if steps:
+            dag = new_table("step", "status", "after", "job", "note", title="Pipeline steps")
+            for row in steps:
+                add_row(
+                    dag,
+                    (
+                        row["step"],
+                        _status_cell(row["status"]),
+                        ", ".join(row["after"]),
+                        row["job"] or "",
+                        row["note"],
+                    ),
+                )
+            print_renderable(dag)
         if children:
             table = new_table("name", "id", "status", "duration", title="Child jobs")
             for c in children:
@@ -244,6 +261,15 @@ def show(ctx: typer.Context, name_or_id: NameOrId, output: OutputOpt = Output.ta
             print_renderable(table)
 
     emit(output, data, render)
+
+
+def _pipeline_steps(ws: Workspace, run: Run) -> list[dict[str, Any]]:
+    """The step table of a pipeline job (empty for other runs)."""
+    if run.kind != "pipeline":
+        return []
+    from modelworks.pipelines.view import pipeline_steps
+
+    return pipeline_steps(ws, run.id)
 
 
 @app.command("metrics")

@@ -61,6 +61,16 @@ KINDS: dict[str, JobKind] = {
     "sweep": JobKind(
         "sweep", submit="modelworks.jobs.kinds:_sweep", driver="modelworks.sweep.driver:run_sweep"
     ),
+    "pipeline": JobKind(
+        "pipeline",
+        submit="modelworks.pipelines.submit:submit_pipeline",
+        driver="modelworks.pipelines.driver:run_pipeline",
+    ),
+    "automl": JobKind(
+        "automl",
+        submit="modelworks.automl.submit:submit_automl",
+        driver="modelworks.automl.driver:run_automl_driver",
+    ),
 }
 
 

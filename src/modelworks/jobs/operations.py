@@ -40,19 +40,16 @@ _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 def open_job_store(ws: Workspace) -> JobStore:
-    """The job store of a workspace (its SQL database)."""
+    """The job store of a workspace: its SQL database, or the server it points at."""
     from modelworks.store.sql import SqlMetadataStore
 
     if isinstance(ws.meta, SqlMetadataStore):
         from modelworks.store.sql.jobs import SqlJobStore
 
         return SqlJobStore(ws.meta)
-    raise InvalidInputError(
-        f"Jobs are not available through a server URL ({ws.location}) yet: workers run next "
-        "to the workspace database. Submit on the server's machine with "
-        "`modelworks -w <workspace folder> job create -f job.yml` (`modelworks up` runs the "
-        "server and the workers together), or point the SDK at the folder."
-    )
+    from modelworks.store.rest.jobs import RestJobStore
+
+    return RestJobStore(ws.meta)
 
 
 class JobOperations:
@@ -302,6 +299,8 @@ class JobOperations:
         return recovered
 
     def _maybe_recover(self) -> None:
+        if self._ws.root is None:
+            return  # through a server: its workers recover their own jobs
         if time.monotonic() - self._last_recover > 5.0:
             self._last_recover = time.monotonic()
             with contextlib.suppress(Exception):

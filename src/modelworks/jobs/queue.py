@@ -28,6 +28,9 @@ from modelworks.entities import Record
 
 __all__ = [
     "ACTIVE_STATES",
+    "JOB_READ_METHODS",
+    "JOB_WORKER_METHODS",
+    "JOB_WRITE_METHODS",
     "TERMINAL_STATES",
     "ComputeRecord",
     "EnvironmentRecord",
@@ -43,6 +46,40 @@ ACTIVE_STATES = ("Preparing", "Running")
 #: States a worker holds a lease in.
 LEASED_STATES = ("Preparing", "Running", "Finalizing", "CancelRequested")
 TERMINAL_STATES = ("Completed", "Failed", "Canceled")
+
+#: The port's methods by who may call them over HTTP (``server/routes_jobs.py``): readers,
+#: writers (submit, cancel, register environments and computes), and workers (admin tokens).
+JOB_READ_METHODS = frozenset(
+    {
+        "get_job",
+        "get_job_by_name",
+        "list_jobs",
+        "cancel_requested",
+        "read_log",
+        "list_workers",
+        "get_environment",
+        "list_environments",
+        "get_compute",
+        "list_computes",
+    }
+)
+JOB_WRITE_METHODS = frozenset(
+    {"enqueue", "request_cancel", "delete_log", "create_environment", "create_compute"}
+)
+JOB_WORKER_METHODS = frozenset(
+    {
+        "claim",
+        "set_state",
+        "renew",
+        "recover_expired",
+        "append_log",
+        "register_worker",
+        "heartbeat_worker",
+        "unregister_worker",
+        "request_worker_stop",
+        "delete_compute",
+    }
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,14 +25,17 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from modelworks.entities import Token
 from modelworks.errors import NotFoundError, PermissionDeniedError, UnauthenticatedError
+from modelworks.jobs.queue import JOB_READ_METHODS
 from modelworks.server.paths import API_PREFIX
 from modelworks.server.tokens import hash_token, role_allows
 from modelworks.store.base import MetadataStore
 
 __all__ = ["TokenAuthenticator", "authorize", "required_role"]
 
-#: POST routes that only read (they take a JSON body because their arguments are large).
-READ_ONLY_POSTS = frozenset({f"{API_PREFIX}/runs/search"})
+#: POST routes that only read (they take a body): the reader role is enough.
+READ_ONLY_POSTS = frozenset(
+    {f"{API_PREFIX}/runs/search", *(f"{API_PREFIX}/job-store/{m}" for m in JOB_READ_METHODS)}
+)
 
 #: Request bodies drained before refusing a request, so the client can read the refusal.
 _DRAIN_LIMIT = 64 * 1024 * 1024

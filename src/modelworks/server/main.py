@@ -125,6 +125,7 @@ def serve(
                 port,
             )
         app = create_app(meta, blobs, auth=auth, heartbeat_timeout_s=_heartbeat_timeout())
+        app.state.workspace_location = str(config.root)  # jobs and endpoints open it
         server = uvicorn.Server(
             uvicorn.Config(
                 app,
