@@ -140,6 +140,9 @@ if _typing.TYPE_CHECKING:
     from modelworks.jobs.entities import Output as Output
     from modelworks.jobs.entities import command as command
     from modelworks.jobs.entities import sweep as sweep
+    from modelworks.pipelines import command_component as command_component
+    from modelworks.pipelines import dsl as dsl
+    from modelworks.pipelines import load_component as load_component
 
 _LAZY_JOBS = {
     "Environment": "modelworks.environments",
@@ -151,6 +154,10 @@ _LAZY_JOBS = {
     "AutoMLClassifier": "modelworks.automl.estimators",
     "AutoMLForecaster": "modelworks.automl.forecasting",
     "AutoMLRegressor": "modelworks.automl.estimators",
+    # Pipelines (issue 7)
+    "command_component": "modelworks.pipelines",
+    "dsl": "modelworks.pipelines",
+    "load_component": "modelworks.pipelines",
 }
 __all__ += sorted(_LAZY_JOBS)
 

@@ -29,7 +29,10 @@ if TYPE_CHECKING:
     from modelworks.endpoints.operations import OnlineDeploymentOperations, OnlineEndpointOperations
     from modelworks.environments.operations import EnvironmentOperations
     from modelworks.jobs.operations import JobOperations
+    from modelworks.pipeline_endpoints.operations import PipelineEndpointOperations
+    from modelworks.pipelines.components import ComponentOperations
     from modelworks.registry.operations import ModelOperations
+    from modelworks.schedules.operations import ScheduleOperations
 
 __all__ = ["ExperimentOperations", "Workspace"]
 
@@ -175,6 +178,33 @@ class Workspace:
         from modelworks.compute.operations import ComputeOperations
 
         return ComputeOperations(self.jobs.store)
+
+    @property
+    def components(self) -> ComponentOperations:
+        """``ws.components``: versioned command components for pipelines."""
+        from modelworks.pipelines.components import ComponentOperations
+
+        return ComponentOperations(self)
+
+    @property
+    def schedules(self) -> ScheduleOperations:
+        """``ws.schedules``: cron and recurrence schedules that create jobs."""
+        from modelworks.schedules.operations import ScheduleOperations
+
+        if "_schedules" not in self.__dict__:
+            self.__dict__["_schedules"] = ScheduleOperations(self)
+        found: ScheduleOperations = self.__dict__["_schedules"]
+        return found
+
+    @property
+    def pipeline_endpoints(self) -> PipelineEndpointOperations:
+        """``ws.pipeline_endpoints``: published jobs that a REST call starts."""
+        from modelworks.pipeline_endpoints.operations import PipelineEndpointOperations
+
+        if "_pipeline_endpoints" not in self.__dict__:
+            self.__dict__["_pipeline_endpoints"] = PipelineEndpointOperations(self)
+        found: PipelineEndpointOperations = self.__dict__["_pipeline_endpoints"]
+        return found
 
     def reap_stale_runs(self) -> list[str]:
         """Mark runs whose process stopped sending heartbeats as Failed."""

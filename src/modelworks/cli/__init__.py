@@ -107,6 +107,18 @@ app.command("serve")(with_workspace_options(serve_cmds.serve))
 app.add_typer(use_workspace_options(online_endpoint.app), name="online-endpoint")
 app.add_typer(use_workspace_options(online_deployment.app), name="online-deployment")
 
+# Pipelines (issue 7): components; pipeline jobs go through `job create`.
+from modelworks.cli import component as component_cmds  # noqa: E402
+
+app.add_typer(use_workspace_options(component_cmds.app), name="component")
+
+# Schedules and published pipelines (issue 7).
+from modelworks.cli import pipeline as pipeline_cmds  # noqa: E402
+from modelworks.cli import schedule as schedule_cmds  # noqa: E402
+
+app.add_typer(use_workspace_options(schedule_cmds.app), name="schedule")
+app.add_typer(use_workspace_options(pipeline_cmds.app), name="pipeline")
+
 
 def main() -> None:
     """Console-script entry point (``modelworks = "modelworks.cli:main"``)."""

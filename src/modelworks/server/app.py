@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI
 
+from modelworks.server import routes_pipeline_endpoints
 from modelworks.server.auth import TokenAuthenticator, authorize
 from modelworks.server.errors import install_error_handlers
 from modelworks.server.paths import API_PREFIX, RawPathMiddleware
@@ -33,6 +34,10 @@ from modelworks.server.routers import (
     tokens,
 )
 from modelworks.server.routers import blobs as blob_routes
+from modelworks.server.routes_endpoints import router as endpoint_routes
+from modelworks.server.routes_jobs import router as job_routes
+from modelworks.server.routes_pipelines import router as pipeline_routes
+from modelworks.server.scheduling import start_scheduler, stop_scheduler
 from modelworks.server.version import server_version
 from modelworks.store.base import BlobStore, MetadataStore
 
@@ -78,9 +83,11 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         reaper = asyncio.create_task(_reap_forever(meta, heartbeat_timeout_s))
+        scheduler = start_scheduler(app)  # schedules (issue 7)
         try:
             yield
         finally:
+            await stop_scheduler(scheduler)
             reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reaper
@@ -104,6 +111,10 @@ def create_app(
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(authorize)])
     for module in (experiments, runs, artifacts, data, models, lineage, tokens, blob_routes):
         api.include_router(module.router)
+    api.include_router(endpoint_routes)  # online endpoints (issue 6)
+    api.include_router(job_routes)  # the job store port: remote job submission
+    api.include_router(pipeline_routes)  # components and step reuse (issue 7)
+    routes_pipeline_endpoints.install(app, api)  # schedules, published pipelines (issue 7)
     app.include_router(api)
     from modelworks.server import mlflow as mlflow_api  # MLflow REST API (issue 3)
 
