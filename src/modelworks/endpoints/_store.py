@@ -30,7 +30,6 @@ from modelworks.endpoints.entities import EndpointHost, OnlineDeployment, Online
 from modelworks.entities import now_ms
 from modelworks.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from modelworks.store.sql._base import SqlBase, suggest
-from modelworks.store.sql.engine import make_engines
 
 if TYPE_CHECKING:
     from modelworks.workspace import Workspace
@@ -86,15 +85,6 @@ def _deployment(row: Any) -> OnlineDeployment:
 
 class EndpointStore(SqlBase):
     """Reads and writes the endpoint tables; each method is one transaction."""
-
-    def __init__(self, uri: str) -> None:
-        self.uri = uri
-        self._read_engine, self._write_engine = make_engines(uri)
-
-    def close(self) -> None:
-        self._read_engine.dispose()
-        if self._write_engine is not self._read_engine:
-            self._write_engine.dispose()
 
     # -- revision ---------------------------------------------------------------------------
     def revision(self) -> int:

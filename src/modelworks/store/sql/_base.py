@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy import exc as sa_exc
 
 from modelworks.errors import StoreUnavailableError
+from modelworks.store.sql.engine import make_engines
 
 __all__ = ["SqlBase", "chunks", "suggest"]
 
@@ -38,6 +39,16 @@ class SqlBase:
 
     _read_engine: Engine
     _write_engine: Engine
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self._read_engine, self._write_engine = make_engines(uri)
+
+    def close(self) -> None:
+        """Dispose of the connection pools (the store must not be used afterwards)."""
+        self._read_engine.dispose()
+        if self._write_engine is not self._read_engine:
+            self._write_engine.dispose()
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:

@@ -40,7 +40,7 @@ from modelworks.store.base import MetadataStore
 from modelworks.store.sql import schema as t
 from modelworks.store.sql._assets import AssetsMixin
 from modelworks.store.sql._base import chunks, suggest
-from modelworks.store.sql.engine import make_engines, upgrade_schema
+from modelworks.store.sql.engine import upgrade_schema
 from modelworks.store.sql.search import (
     apply_order,
     compile_filter,
@@ -68,15 +68,9 @@ class SqlMetadataStore(AssetsMixin, MetadataStore):
     """
 
     def __init__(self, uri: str, *, migrate: bool = True) -> None:
-        self.uri = uri
-        self._read_engine, self._write_engine = make_engines(uri)
+        super().__init__(uri)
         if migrate:
             upgrade_schema(self._write_engine)
-
-    def close(self) -> None:
-        self._read_engine.dispose()
-        if self._write_engine is not self._read_engine:
-            self._write_engine.dispose()
 
     def _upsert(
         self,

@@ -25,7 +25,6 @@ from modelworks.pipeline_endpoints.entities import (
 from modelworks.schedules.entities import Schedule, ScheduleFire
 from modelworks.store.sql import schema_triggers as t
 from modelworks.store.sql._base import SqlBase, suggest
-from modelworks.store.sql.engine import make_engines
 
 if TYPE_CHECKING:
     from modelworks.workspace import Workspace
@@ -94,15 +93,6 @@ def _version(row: Any) -> PipelineEndpointVersion:
 
 class TriggerStore(SqlBase):
     """Reads and writes the schedule and pipeline-endpoint tables."""
-
-    def __init__(self, uri: str) -> None:
-        self.uri = uri
-        self._read_engine, self._write_engine = make_engines(uri)
-
-    def close(self) -> None:
-        self._read_engine.dispose()
-        if self._write_engine is not self._read_engine:
-            self._write_engine.dispose()
 
     # -- schedules ---------------------------------------------------------------------------
     def _schedule_row(self, conn: Connection, name: str) -> Any:
