@@ -6,6 +6,7 @@ machine. ``modelworks quickstart`` calls :func:`run_quickstart`.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
@@ -117,6 +118,8 @@ def run_quickstart(
             "data": sample.astype(object).where(sample.notna(), None).values.tolist(),
         }
     }
+    sample_file = ws.root / "sample.json"  # the same body, for trying the endpoint with curl
+    sample_file.write_text(json.dumps(body, indent=1))
     response = httpx.post(
         endpoint.scoring_uri,
         json=body,
@@ -133,7 +136,7 @@ def run_quickstart(
         f"  key:         {key_source.format(root=ws.root)}\n"
         f"  swagger:     {endpoint.openapi_uri}  (OpenAPI 3: ?version=3)\n"
         f"  try:         curl -H 'Authorization: Bearer <key>' -H 'Content-Type: application/json' "
-        f"-d @sample.json {endpoint.scoring_uri}\n"
+        f"-d @{sample_file} {endpoint.scoring_uri}\n"
         f"  stop it:     modelworks -w {ws.root} online-endpoint stop-host"
     )
     elapsed = time.perf_counter() - started
