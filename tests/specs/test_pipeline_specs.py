@@ -179,7 +179,7 @@ def test_conditions_and_unsupported_step_types(tmp_path: Path) -> None:
           unused: {type: uri_folder}
         jobs:
           tune:
-            type: sweep
+            type: parallel
           gate:
             type: if_else
             condition: ${{parent.jobs.nothing.outputs.ok}}
@@ -190,7 +190,10 @@ def test_conditions_and_unsupported_step_types(tmp_path: Path) -> None:
             true_block: ${{parent.jobs.tune}}
         """,
     )
-    assert "jobs.tune.type: type: sweep steps are not supported in pipelines yet" in message
+    assert (
+        "pipeline.yml:6 jobs.tune.type: type: parallel steps are not supported in pipelines yet; "
+        "a step is one of type: command, sweep, automl, if_else"
+    ) in message
     assert "pipeline.yml:9 jobs.gate.condition:" in message
     assert "pipeline.yml:13 jobs.gate2.condition: a constant condition" in message
     assert "pipeline.yml:3 outputs.unused: no step binds this output" in message
@@ -207,3 +210,169 @@ def test_missing_component_file(tmp_path: Path) -> None:
         """,
     )
     assert "pipeline.yml:4 jobs.a.component: component file" in message
+
+
+def test_sweep_and_automl_steps_give_a_plan(tmp_path: Path) -> None:
+    spec = load_job_spec(
+        _files(
+            tmp_path,
+            """
+            type: pipeline
+            inputs:
+              data: {type: uri_folder, path: .}
+              table: {type: uri_file, path: ./train.yml}
+            outputs:
+              best: {type: uri_folder}
+              model: {type: mlflow_model}
+            jobs:
+              tune:
+                type: sweep
+                trial: ./train.yml
+                inputs:
+                  data: ${{parent.inputs.data}}
+                search_space:
+                  epochs: {type: choice, values: [1, 2]}
+                  lr: {type: uniform, min_value: 0.01, max_value: 0.3}
+                objective: {goal: maximize, primary_metric: acc}
+                limits: {max_total_trials: 2, max_concurrent_trials: 2}
+                outputs:
+                  model: ${{parent.outputs.best}}
+              inline:
+                type: sweep
+                trial:
+                  command: echo ${{inputs.data}} ${{search_space.depth}} ${{outputs.out}}
+                inputs:
+                  data: ${{parent.jobs.tune.outputs.model}}
+                search_space: {depth: {type: choice, values: [2, 3]}}
+                objective: {goal: minimize, primary_metric: loss}
+                outputs: {out: {type: uri_folder}}
+              auto:
+                type: automl
+                task: classification
+                target_column_name: y
+                training_data: ${{parent.inputs.table}}
+                validation_data: ${{parent.jobs.tune.outputs.model}}
+                limits: {timeout_seconds: 15}
+                featurization: {mode: "off"}
+                outputs:
+                  best_model: ${{parent.outputs.model}}
+              use:
+                command: echo ${{inputs.m}}
+                inputs:
+                  m: ${{parent.jobs.auto.outputs.best_model}}
+            """,
+        )
+    )
+    plan = validate_pipeline(spec, None)
+    assert plan.order.index("tune") < plan.order.index("auto") < plan.order.index("use")
+    tune = plan.steps["tune"]
+    assert (tune.kind, tune.is_deterministic) == ("sweep", False)
+    assert set(tune.inputs) == {"data"}  # epochs and lr are tuned, not inputs
+    assert tune.outputs["model"]["bind"] == "best"
+    assert tune.job.limits.max_total_trials == 2 and set(tune.job.search_space) == {"epochs", "lr"}
+    assert plan.steps["inline"].after == ["tune"]
+    assert set(plan.steps["inline"].component.outputs) == {"out"}
+    auto = plan.steps["auto"]
+    assert (auto.kind, auto.is_deterministic) == ("automl", False)
+    assert auto.inputs["training_data"] == {
+        "kind": "parent_input",
+        "name": "table",
+        "type": "uri_file",
+    }
+    assert auto.inputs["validation_data"]["type"] == "uri_folder"
+    assert "test_data" not in auto.inputs
+    assert auto.after == ["tune"]
+    assert auto.job.limits.timeout_seconds == 15 and auto.job.featurization.mode == "off"
+    assert auto.outputs["best_model"] == {"type": "mlflow_model", "bind": "model"}
+    assert plan.steps["use"].after == ["auto"]
+
+
+def test_sweep_and_automl_step_problems_name_file_line_and_key(tmp_path: Path) -> None:
+    message = _problems(
+        tmp_path,
+        """
+        type: pipeline
+        inputs:
+          n: 3
+        jobs:
+          tune:
+            type: sweep
+            trial: ./train.yml
+            inputs:
+              epochs: 2
+              data: ${{parent.jobs.auto.outputs.best_model}}
+            search_space:
+              epochs: {type: choice, values: [1, 2]}
+              data: {type: choice, values: [a, b]}
+              depth: {type: choice, values: [1]}
+            objective: {goal: maximize}
+          nospace:
+            type: sweep
+            trial: ./train.yml
+            inputs:
+              data: ${{parent.jobs.tune.outputs.model}}
+          auto:
+            type: automl
+            task: classification
+            target_column_name: y
+            training_data: ${{parent.inputs.n}}
+            validation_data: ${{parent.jobs.tune.outputs.model}}
+            limits: {timeout_seconds: -1}
+            outputs: {model: {type: mlflow_model}}
+          noauto:
+            type: automl
+            task: classification
+            target_column_name: y
+        """,
+    )
+    assert "pipeline.yml:9 jobs.tune.inputs.epochs: 'epochs' is tuned by search_space" in message
+    assert (
+        "pipeline.yml:13 jobs.tune.search_space.data: input 'data' of the trial component is "
+        "uri_folder; search_space tunes literal inputs"
+    ) in message
+    assert (
+        "pipeline.yml:14 jobs.tune.search_space.depth: the trial component 'train' has no input "
+        "'depth' to tune"
+    ) in message
+    assert "pipeline.yml:15 jobs.tune.objective.primary_metric: required key is missing" in message
+    assert "pipeline.yml:16 jobs.nospace: a sweep step needs search_space" in message
+    assert (
+        "pipeline.yml:25 jobs.auto.training_data: type mismatch: pipeline input 'n' is integer, "
+        "this input is mltable"
+    ) in message
+    assert "pipeline.yml:27 jobs.auto.limits.timeout_seconds: input should be greater than 0" in (
+        message
+    )
+    assert (
+        "pipeline.yml:28 jobs.auto.outputs.model: an automl step has no output 'model' (its "
+        "outputs: best_model)"
+    ) in message
+    assert (
+        "pipeline.yml:29 jobs.noauto: required input 'training_data' (mltable) of an automl step "
+        "is not given"
+    ) in message
+    assert "has no input 'epochs'" not in message  # a tuned input is reported once
+
+
+def test_cycle_through_sweep_and_automl_steps(tmp_path: Path) -> None:
+    message = _problems(
+        tmp_path,
+        """
+        type: pipeline
+        jobs:
+          tune:
+            type: sweep
+            trial: ./train.yml
+            inputs:
+              data: ${{parent.jobs.auto.outputs.best_model}}
+            search_space:
+              epochs: {type: choice, values: [1, 2]}
+            objective: {goal: maximize, primary_metric: acc}
+          auto:
+            type: automl
+            task: regression
+            target_column_name: y
+            training_data: ${{parent.jobs.tune.outputs.model}}
+        """,
+    )
+    assert "jobs.tune: cycle: tune -> auto -> tune" in message

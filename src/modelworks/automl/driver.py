@@ -52,6 +52,25 @@ def _read_input(ctx: JobContext, name: str, entry: dict[str, Any], folder: Path)
     raise ModelworksError(f"Input {name!r} has an unknown resolved kind {kind!r}.")
 
 
+def _best_model_output(ctx: JobContext) -> None:
+    """``outputs.best_model``: the best model's files (``model/``, an MLflow model folder) as
+    the job's named output ``outputs/best_model`` — manifest rows, no bytes copied — so a
+    pipeline step downstream (or ``job download --output-name best_model``) reads them."""
+    from modelworks.entities import ArtifactEntry
+
+    ctx.ws.runs.flush()
+    owner = f"run/{ctx.run_id}"
+    found = ctx.ws.meta.list_artifact_entries(owner, "model")
+    if not found:
+        raise ModelworksError("outputs.best_model: the run logged no best model (model/).")
+    moved = [
+        ArtifactEntry("outputs/best_model/" + e.path[len("model/") :], e.digest, e.size)
+        for e in found
+        if e.path.startswith("model/")
+    ]
+    ctx.ws.meta.put_artifact_entries(owner, moved)
+
+
 def run_automl_driver(ctx: JobContext, *, ring: Callable[[], None]) -> str:
     """Run the AutoML job ``ctx.job`` to its end; returns the final state (or "lost")."""
     from modelworks.automl.job import run_automl_job, settings_from_spec
@@ -101,6 +120,8 @@ def run_automl_driver(ctx: JobContext, *, ring: Callable[[], None]) -> str:
             write(f"registered model {result.model.name}:{result.model.version}\n")
         for key, value in result.test_metrics.items():
             write(f"test {key}: {value:.6g}\n")
+        if "best_model" in (spec.outputs or {}):
+            _best_model_output(ctx)
         state = RunStatus.COMPLETED.value
     except SearchCanceled as e:
         state, error = RunStatus.CANCELED.value, f"Canceled by request; {e.message}"

@@ -10,6 +10,7 @@ to the YAML file) is uploaded with the job as it is at submission, as for comman
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from modelworks.jobs.queue import JobRecord, JobStore
     from modelworks.workspace import Workspace
 
-__all__ = ["DATA_INPUTS", "submit_automl"]
+__all__ = ["DATA_INPUTS", "prepare_automl", "submit_automl"]
 
 DATA_INPUTS = ("training_data", "validation_data", "test_data")
 """The spec's data inputs, in the order they are resolved and read."""
@@ -46,10 +47,18 @@ def _input_spec(data: DataInput) -> JobInputSpec:
     )
 
 
-def submit_automl(
-    ws: Workspace, store: JobStore, spec: AutoMLJobSpec, *, max_attempts: int = 2
-) -> tuple[Run, JobRecord]:
-    """Check, resolve and queue an AutoML job; returns its run (Queued) and queue row."""
+def prepare_automl(
+    ws: Workspace,
+    store: JobStore,
+    spec: AutoMLJobSpec,
+    *,
+    max_attempts: int = 2,
+    bound_inputs: Collection[str] = (),
+) -> dict[str, Any]:
+    """Check and resolve an AutoML job: the keyword arguments of
+    :func:`~modelworks.jobs._submit.create_job` that queue it. The data inputs named in
+    ``bound_inputs`` are not resolved here: the caller (a pipeline, when the step starts)
+    adds them to ``resolved["inputs"]``."""
     from modelworks.automl.job import settings_from_spec
     from modelworks.automl.learners import available_learners
 
@@ -62,7 +71,11 @@ def submit_automl(
             onnx_only=settings.enable_onnx_compatible_models,
         )
     compute, _record = resolve_compute(store, spec.compute)
-    wanted = {n: _input_spec(getattr(spec, n)) for n in DATA_INPUTS if getattr(spec, n)}
+    wanted = {
+        n: _input_spec(getattr(spec, n))
+        for n in DATA_INPUTS
+        if getattr(spec, n) and n not in bound_inputs
+    }
     inputs, uploads = resolve_inputs(ws, wanted)
     entries = upload_entries(ws, None, uploads, inputs)
     experiment = spec.experiment_name
@@ -81,17 +94,22 @@ def submit_automl(
     }
     if spec.display_name:
         tags["mw.job.display_name"] = spec.display_name
-    return create_job(
-        ws,
-        store,
-        resolved=resolved,
-        kind="automl",
-        compute=compute,
-        experiment=experiment,
-        name=spec.name,
-        description=spec.description,
-        tags=tags,
-        params={k: _param_text(v) for k, v in inputs.items()},
-        entries=entries,
-        max_attempts=max_attempts,
-    )
+    return {
+        "resolved": resolved,
+        "kind": "automl",
+        "compute": compute,
+        "experiment": experiment,
+        "name": spec.name,
+        "description": spec.description,
+        "tags": tags,
+        "params": {k: _param_text(v) for k, v in inputs.items()},
+        "entries": entries,
+        "max_attempts": max_attempts,
+    }
+
+
+def submit_automl(
+    ws: Workspace, store: JobStore, spec: AutoMLJobSpec, *, max_attempts: int = 2
+) -> tuple[Run, JobRecord]:
+    """Check, resolve and queue an AutoML job; returns its run (Queued) and queue row."""
+    return create_job(ws, store, **prepare_automl(ws, store, spec, max_attempts=max_attempts))

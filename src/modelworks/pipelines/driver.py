@@ -1,5 +1,9 @@
-"""The pipeline driver: runs a pipeline's steps as child command jobs, run by a worker for the
-pipeline's parent job (like the sweep driver).
+"""The pipeline driver: runs a pipeline's steps as child jobs, run by a worker for the
+pipeline's parent job (like the sweep driver). A command step is a command job; a sweep or
+AutoML step is a job of kind ``sweep`` / ``automl`` (whose own driver runs its trials), made
+from the job resolved at submission plus the step's inputs. A sweep step's outputs are its
+best trial's (the sweep driver copies them to its run); an AutoML step's ``best_model`` is
+the best model's folder. Sweep and AutoML steps are never reused.
 
 Each poll it looks at the children's rows, and starts every step whose upstream steps have
 completed — independent steps in parallel, as the compute's concurrency limit allows. A step's
@@ -372,21 +376,15 @@ class PipelineDriver:
         force = spec.get("force_rerun")
         if force is None:
             force = bool(self.settings.get("force_rerun"))
-        if spec.get("is_deterministic", True) and not force:
+        kind = spec.get("kind", "command")
+        if kind == "command" and spec.get("is_deterministic", True) and not force:
             reused = self._reusable(fp)
             if reused is not None:
                 self._reuse(step, spec, fp, reused, inputs)
                 return False
-        code: list[ArtifactEntry] = []
-        owner = spec.get("code_owner")
-        if owner == "parent":
-            code = _reroot(
-                self.ws.meta.list_artifact_entries(f"run/{self.ctx.run_id}", f"steps/{step}/code"),
-                f"steps/{step}/code",
-                "code",
-            )
-        elif owner:
-            code = self.ws.meta.list_artifact_entries(owner, "code")
+        code = self._code(step, spec)
+        if kind != "command":
+            return self._start_job(step, spec, fp, inputs, [*code, *entries])
         outputs = {
             name: {
                 "type": "uri_file"
@@ -425,6 +423,66 @@ class PipelineDriver:
         self.run_ids[step] = run.id
         self.states[step] = "running"
         self.sink.system(f"step {step}: queued as {run.name}")
+        return True
+
+    def _code(self, step: str, spec: dict[str, Any]) -> list[ArtifactEntry]:
+        """The step's code snapshot (of its component), as the child's ``code/`` files."""
+        owner = spec.get("code_owner")
+        if owner == "parent":
+            return _reroot(
+                self.ws.meta.list_artifact_entries(f"run/{self.ctx.run_id}", f"steps/{step}/code"),
+                f"steps/{step}/code",
+                "code",
+            )
+        if owner:
+            return self.ws.meta.list_artifact_entries(owner, "code")
+        return []
+
+    def _start_job(
+        self,
+        step: str,
+        spec: dict[str, Any],
+        fp: str,
+        inputs: dict[str, Any],
+        entries: list[ArtifactEntry],
+    ) -> bool:
+        """Queue a sweep or AutoML step: the job its kind's submit resolved at submission, with
+        the step's inputs bound now (and the files stored with it)."""
+        job = spec["job"]
+        resolved = json.loads(json.dumps(job["resolved"]))
+        if job["kind"] == "automl":
+            inputs = {k: v for k, v in inputs.items() if v.get("kind") != "absent"}
+        resolved["inputs"] = {**(resolved.get("inputs") or {}), **inputs}
+        code = [e for e in entries if e.path.startswith("code/")]
+        if job["kind"] == "sweep" and code:
+            resolved["trial"]["code"] = True
+        stored = _reroot(
+            self.ws.meta.list_artifact_entries(f"run/{self.ctx.run_id}", f"steps/{step}/job"),
+            f"steps/{step}/job",
+            "",
+        )
+        tags = {**job["tags"], STEP_TAG: step, FINGERPRINT_TAG: fp}
+        tags["mw.pipeline.component"] = spec["component_ref"]
+        if spec.get("display_name"):
+            tags["mw.job.display_name"] = spec["display_name"]
+        run, _record = create_job(
+            self.ws,
+            self.store,
+            resolved=resolved,
+            kind=job["kind"],
+            compute=job["compute"],
+            experiment=job["experiment"],
+            name=f"{self.ctx.job.name}_{step}",
+            parent_id=self.ctx.run_id,
+            description=job.get("description") or "",
+            tags=tags,
+            params={**(job.get("params") or {}), **_params(inputs)},
+            entries=[*stored, *entries],
+            max_attempts=int(job.get("max_attempts") or 2),
+        )
+        self.run_ids[step] = run.id
+        self.states[step] = "running"
+        self.sink.system(f"step {step}: queued as {run.name} ({job['kind']})")
         return True
 
     def _tags(self, step: str, spec: dict[str, Any], fp: str) -> dict[str, str]:

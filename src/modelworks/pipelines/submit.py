@@ -1,6 +1,10 @@
 """Submitting a pipeline job: validate the graph, resolve what can be resolved once (pipeline
 inputs, each step's component, code snapshot and environment), and queue the parent run of
-kind ``pipeline`` whose driver a worker runs (:mod:`modelworks.pipelines.driver`)."""
+kind ``pipeline`` whose driver a worker runs (:mod:`modelworks.pipelines.driver`).
+
+A sweep or AutoML step is prepared here by the submit functions of its kind
+(:func:`~modelworks.sweep.submit.prepare_sweep`, :func:`~modelworks.automl.submit.prepare_automl`)
+— everything but its inputs, which the driver binds when the step starts."""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from modelworks.jobs._submit import (
     upload_entries,
 )
 from modelworks.pipelines.components import ComponentOperations, snapshot_code
-from modelworks.pipelines.validate import validate_pipeline
+from modelworks.pipelines.validate import StepPlan, validate_pipeline
 from modelworks.specs.environment import EnvironmentSpec
 from modelworks.specs.jobs import JobInputSpec
 from modelworks.specs.pipelines import PipelineJobSpec
@@ -60,6 +64,7 @@ def submit_pipeline(
         inputs.setdefault(key, entry)  # only as storage: steps point at it below
     steps: dict[str, Any] = {}
     environments: dict[str, dict[str, Any]] = {}
+    experiment = spec.experiment_name or default_experiment()
     for name in plan.order:
         step = plan.steps[name]
         code_hash = None
@@ -72,16 +77,24 @@ def submit_pipeline(
             code_hash = tree_hash(code)
             entries.extend(ArtifactEntry(f"steps/{name}/{e.path}", e.digest, e.size) for e in code)
             code_owner = "parent"
-        env = step.component.environment
-        env_key = json.dumps(
-            env.model_dump() if isinstance(env, EnvironmentSpec) else env,
-            sort_keys=True,
-            default=str,
-        )
-        if env_key not in environments:
-            environments[env_key] = resolve_environment(step.component.environment, store=store)
-        environment = environments[env_key]
         compute, _ = resolve_compute(store, step.compute or spec.settings.default_compute)
+        job: dict[str, Any] | None = None
+        if step.kind != "command":
+            job, job_entries = _prepare_job(ws, store, step, compute, experiment)
+            entries.extend(
+                ArtifactEntry(f"steps/{name}/job/{e.path}", e.digest, e.size) for e in job_entries
+            )
+            environment = dict(job["resolved"].get("environment") or {})
+        else:
+            env = step.component.environment
+            env_key = json.dumps(
+                env.model_dump() if isinstance(env, EnvironmentSpec) else env,
+                sort_keys=True,
+                default=str,
+            )
+            if env_key not in environments:
+                environments[env_key] = resolve_environment(env, store=store)
+            environment = environments[env_key]
         step_inputs_resolved: dict[str, Any] = {}
         for key, entry in step.inputs.items():
             if entry["kind"] == "data_value":
@@ -116,6 +129,8 @@ def submit_pipeline(
             "timeout": step.timeout,
             "display_name": step.display_name,
         }
+        if job is not None:
+            steps[name].update(kind=step.kind, job=job)
     conditions = {
         name: {
             "binding": c.binding.model_dump(),
@@ -127,7 +142,6 @@ def submit_pipeline(
         }
         for name, c in plan.conditions.items()
     }
-    experiment = spec.experiment_name or default_experiment()
     resolved = {
         "type": "pipeline",
         "inputs": inputs,
@@ -160,3 +174,26 @@ def submit_pipeline(
         entries=entries,
         max_attempts=max(max_attempts, 3),
     )
+
+
+def _prepare_job(
+    ws: Workspace, store: JobStore, step: StepPlan, compute: str, experiment: str
+) -> tuple[dict[str, Any], list[ArtifactEntry]]:
+    """A sweep or AutoML step's job, resolved by its kind's submit logic but not queued: the
+    keyword arguments of ``create_job`` (without its inputs, which the step binds when it
+    starts) and the files to store with it."""
+    job = step.job.model_copy(update={"compute": compute, "experiment_name": experiment})
+    if step.kind == "sweep":
+        from modelworks.sweep.submit import prepare_sweep
+
+        bound = {key: entry["kind"] == "absent" for key, entry in step.inputs.items()}
+        prepared = prepare_sweep(ws, store, job, bound_inputs=bound)
+    elif step.kind == "automl":
+        from modelworks.automl.submit import DATA_INPUTS, prepare_automl
+
+        prepared = prepare_automl(ws, store, job, bound_inputs=DATA_INPUTS)
+    else:  # pragma: no cover - validate_pipeline makes only these kinds
+        raise ValueError(f"unknown step kind {step.kind!r}")
+    files: list[ArtifactEntry] = prepared.pop("entries") or []
+    prepared.pop("name", None)
+    return prepared, files

@@ -3,8 +3,10 @@
 Every step's component is resolved (a file, a registry reference, an inline mapping or an
 inline command), every binding is checked against what it names, types are checked across
 bindings (a ``uri_folder`` output cannot feed an ``integer`` input), required inputs must be
-given, step names must not be reserved, and the step graph must have no cycle. All problems
-are reported together in one :class:`~modelworks.errors.SpecError`, each prefixed with the
+given, step names must not be reserved, and the step graph must have no cycle. A sweep step is
+checked as its trial component (the tuned inputs come from ``search_space``) and as a sweep
+job; an AutoML step as an AutoML job whose data inputs are bindings, with one output,
+``best_model``. All problems are reported together in one :class:`~modelworks.errors.SpecError`, each prefixed with the
 file, line and key path (``pipeline.yml:14 jobs.train.inputs.data: ...``).
 """
 
@@ -16,6 +18,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from modelworks.errors import ModelworksError, SpecError
+from modelworks.specs._loading import _describe
 from modelworks.specs.components import (
     PRIMITIVE_OUTPUT_TYPES,
     CommandComponentSpec,
@@ -26,6 +29,7 @@ from modelworks.specs.components import (
 from modelworks.specs.jobs import DATA_TYPES, JobInputSpec
 from modelworks.specs.pipelines import (
     RESERVED_STEP_NAMES,
+    STEP_TYPES,
     Binding,
     PipelineJobSpec,
     PipelineStepSpec,
@@ -40,11 +44,41 @@ __all__ = ["ConditionPlan", "Plan", "StepPlan", "parse_condition", "validate_pip
 _STEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _COMPARISON = re.compile(r"^\s*(\$\{\{.*?\}\})\s*(==|!=|>=|<=|>|<)\s*(.+?)\s*$")
 _FOLDERISH = {"uri_folder", "mltable", "custom_model", "mlflow_model"}
+#: What an AutoML step's data inputs accept: a table as a file, a folder or an MLTable.
+_TABLES = {"uri_file", "uri_folder", "mltable"}
+_AUTOML_DATA = ("training_data", "validation_data", "test_data")
+#: Keys of a pipeline step that are not keys of the AutoML job it starts.
+_STEP_ONLY = {
+    "type",
+    "name",
+    "inputs",
+    "outputs",
+    "component",
+    "trial",
+    "force_rerun",
+    "is_deterministic",
+    "condition",
+    "true_block",
+    "false_block",
+    "environment_variables",
+    "code",
+    "command",
+    "environment",
+    *_AUTOML_DATA,
+}
+_SWEEP_KEYS = ("search_space", "sampling_algorithm", "objective", "early_termination", "limits")
+
+_SEARCH_SPACE_REF = re.compile(r"\$\{\{\s*search_space\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+_Found = tuple[CommandComponentSpec, str, str | None, str | None, str | None]
 
 
 @dataclasses.dataclass
 class StepPlan:
-    """A command step, resolved: its component and where each input comes from."""
+    """A step, resolved: its component and where each input comes from. ``kind`` is the child
+    job's kind; a sweep step's ``component`` is its trial component (without the tuned
+    inputs) and ``job`` its sweep job spec, an AutoML step's ``job`` its AutoML job spec (its
+    ``component`` only declares the data inputs and ``best_model``)."""
 
     name: str
     component: CommandComponentSpec
@@ -61,6 +95,8 @@ class StepPlan:
     timeout: int | None
     environment_variables: dict[str, str]
     display_name: str | None
+    kind: str = "command"
+    job: Any = None
 
 
 @dataclasses.dataclass
@@ -131,17 +167,18 @@ class _Checker:
         self.problems.append(f"{self.spec.where(*path)}: {message}")
 
     # -- components -------------------------------------------------------------------------
-    def component(
-        self, name: str, step: PipelineStepSpec
-    ) -> tuple[CommandComponentSpec, str, str | None, str | None, str | None] | None:
-        """(spec, ref, version, code owner, code path) of a step's component."""
-        path = ("jobs", name, "component")
-        value = step.component
+    def component(self, name: str, step: PipelineStepSpec, key: str = "component") -> _Found | None:
+        """(spec, ref, version, code owner, code path) of a step's component (``key``:
+        ``component``, or ``trial`` of a sweep step)."""
+        path = ("jobs", name, key)
+        value = step.trial if key == "trial" else step.component
         base_dir = self.spec.base_dir
         try:
             if isinstance(value, dict):
+                if key == "trial":
+                    value = self.inline_trial(name, step, value)
                 found = component_spec_from_dict(
-                    value, source=f"{self.spec.source} jobs.{name}.component", base_dir=base_dir
+                    value, source=f"{self.spec.source} jobs.{name}.{key}", base_dir=base_dir
                 )
                 return found, f"inline:{name}", found.version, None, found.code
             if isinstance(value, str):
@@ -166,7 +203,7 @@ class _Checker:
                     return None
                 found = load_component_spec(value)
                 return found, os.path.abspath(value), found.version, None, found.code
-            if step.command:
+            if step.command and key == "component":
                 return self.inline_command(name, step)
         except SpecError as e:
             self.problem(path, e.message.replace("\n", " "))
@@ -174,11 +211,53 @@ class _Checker:
         except ModelworksError as e:
             self.problem(path, e.message)
             return None
+        if key == "trial":
+            self.problem(
+                ("jobs", name),
+                "a sweep step needs trial: (a command component file, an azureml: reference, or "
+                "a mapping with command, code, environment)",
+            )
+            return None
         self.problem(
             ("jobs", name),
             "a command step needs component: (a file, an azureml: reference or a mapping) or command:",
         )
         return None
+
+    def inline_trial(
+        self, name: str, step: PipelineStepSpec, trial: dict[str, Any]
+    ) -> dict[str, Any]:
+        """An inline ``trial:`` as a component mapping: inputs and outputs it does not declare
+        are those the step gives, plus the tuned parameters (``${{search_space.x}}`` in its
+        command is ``${{inputs.x}}``, as a sweep renders both)."""
+        data: dict[str, Any] = {"name": name, "type": "command", **trial}
+        if isinstance(data.get("command"), str):  # a tuned value is an input of the trial
+            data["command"] = _SEARCH_SPACE_REF.sub(r"${{inputs.\1}}", data["command"])
+        if "inputs" not in trial:
+            inputs: dict[str, Any] = {
+                key: {"type": self.value_type(value) or "string"}
+                for key, value in step.inputs.items()
+            }
+            for key, entry in (step.search_space or {}).items():
+                kind = entry.get("type") if isinstance(entry, dict) else None
+                numeric = kind not in (None, "choice")
+                inputs.setdefault(key, {"type": "number" if numeric else "string"})
+            data["inputs"] = inputs
+        if "outputs" not in trial:
+            data["outputs"] = {
+                key: {"type": self.output_type(value)} for key, value in step.outputs.items()
+            }
+        return data
+
+    def output_type(self, value: Any) -> str:
+        """The type an undeclared output has from how the step binds it."""
+        binding = parse_binding(value)
+        if isinstance(value, dict):
+            return str(value.get("type", "uri_folder"))
+        if binding is not None and binding.kind == "output":
+            declared = self.spec.outputs.get(binding.name)
+            return declared.type if declared is not None else "uri_folder"
+        return "uri_folder"
 
     def inline_command(
         self, name: str, step: PipelineStepSpec
@@ -186,16 +265,9 @@ class _Checker:
         inputs: dict[str, Any] = {}
         for key, value in step.inputs.items():
             inputs[key] = {"type": self.value_type(value) or "string", "optional": False}
-        outputs: dict[str, Any] = {}
-        for key, value in step.outputs.items():
-            kind = "uri_folder"
-            binding = parse_binding(value)
-            if isinstance(value, dict):
-                kind = value.get("type", "uri_folder")
-            elif binding is not None and binding.kind == "output":
-                declared = self.spec.outputs.get(binding.name)
-                kind = declared.type if declared is not None else "uri_folder"
-            outputs[key] = {"type": kind}
+        outputs: dict[str, Any] = {
+            key: {"type": self.output_type(value)} for key, value in step.outputs.items()
+        }
         data: dict[str, Any] = {
             "name": name,
             "type": "command",
@@ -213,6 +285,121 @@ class _Checker:
         )
         found.code = step.code
         return found, f"inline:{name}", None, None, step.code
+
+    # -- sweep and AutoML steps -------------------------------------------------------------
+    def tuned(self, name: str, step: PipelineStepSpec, found: _Found) -> _Found | None:
+        """A sweep step's trial component without the inputs ``search_space`` tunes (each must
+        be a literal input of the component, or a ``${{search_space.x}}`` of an inline one)."""
+        component = found[0]
+        space = step.search_space
+        if not isinstance(space, dict) or not space:
+            self.problem(
+                ("jobs", name, "search_space") if space is not None else ("jobs", name),
+                "a sweep step needs search_space: the trial inputs to tune, e.g. "
+                "{lr: {type: uniform, min_value: 0.01, max_value: 0.3}}",
+            )
+            return None
+        for key in space:
+            declared = component.inputs.get(key)
+            if declared is not None and declared.is_data:
+                self.problem(
+                    ("jobs", name, "search_space", key),
+                    f"input {key!r} of the trial component is {declared.type}; search_space "
+                    "tunes literal inputs (number, integer, string, boolean)",
+                )
+            elif declared is None:
+                have = ", ".join(component.inputs) or "none"
+                self.problem(
+                    ("jobs", name, "search_space", key),
+                    f"the trial component {component.name or name!r} has no input {key!r} to "
+                    f"tune (its inputs: {have})",
+                )
+            if key in step.inputs:
+                self.problem(
+                    ("jobs", name, "inputs", key),
+                    f"{key!r} is tuned by search_space; it is not also given as an input",
+                )
+        kept = {k: v for k, v in component.inputs.items() if k not in space}
+        return (component.model_copy(update={"inputs": kept}), *found[1:])
+
+    def automl_component(self, name: str) -> _Found:
+        """What an AutoML step takes and gives, as a component: three table inputs and the
+        best model."""
+        data = {
+            "name": name,
+            "type": "command",
+            "command": "automl",
+            "inputs": {
+                "training_data": {"type": "mltable"},
+                "validation_data": {"type": "mltable", "optional": True},
+                "test_data": {"type": "mltable", "optional": True},
+            },
+            "outputs": {"best_model": {"type": "mlflow_model"}},
+            "is_deterministic": False,
+        }
+        return CommandComponentSpec.model_validate(data), f"automl:{name}", None, None, None
+
+    def job_spec(self, name: str, model_cls: type[Any], data: dict[str, Any]) -> Any:
+        """``data`` validated as ``model_cls``; its problems are reported at their key paths
+        under ``jobs.<name>``."""
+        from pydantic import ValidationError
+
+        try:
+            return model_cls.model_validate(data)
+        except ValidationError as e:
+            for error in e.errors():
+                loc = tuple(str(part) for part in error["loc"])
+                self.problem(("jobs", name, *loc), _describe(error))
+        return None
+
+    def sweep(self, name: str, plan: StepPlan) -> Any:
+        """The sweep job a sweep step starts (its inputs are the step's, bound at start)."""
+        from modelworks.specs.jobs import SweepJobSpec
+
+        raw = self.spec.jobs[name].raw
+        component = plan.component
+        data: dict[str, Any] = {k: raw[k] for k in _SWEEP_KEYS if raw.get(k) is not None}
+        data["trial"] = {
+            "command": component.command,
+            "environment": component.environment,
+            "environment_variables": dict(component.environment_variables),
+        }
+        data["outputs"] = {
+            key: {
+                "type": "uri_file" if out["type"] in PRIMITIVE_OUTPUT_TYPES else out["type"],
+                "name": out.get("name"),
+                "version": out.get("version"),
+            }
+            for key, out in plan.outputs.items()
+        }
+        data["compute"] = plan.compute
+        return self.job_spec(name, SweepJobSpec, data)
+
+    def automl(self, name: str, plan: StepPlan) -> Any:
+        """The AutoML job an AutoML step starts; its data inputs are placeholders here (the
+        tables come from the step's bindings when it starts)."""
+        from modelworks.specs.automl import AutoMLJobSpec
+
+        raw = self.spec.jobs[name].raw
+        data: dict[str, Any] = {k: v for k, v in raw.items() if k not in _STEP_ONLY}
+        for key in _AUTOML_DATA:
+            value = raw.get(key)
+            if value is None:
+                if key == "training_data":  # reported as a missing required input
+                    data[key] = {"type": "mltable", "path": "(missing)"}
+                continue
+            kind = plan.inputs.get(key, {}).get("type")
+            data[key] = {
+                "type": kind if kind in _TABLES else "mltable",
+                "path": value if isinstance(value, str) else f"${{{{inputs.{key}}}}}",
+            }
+        data["outputs"] = {"best_model": {"type": "mlflow_model"}}
+        registered = plan.outputs.get("best_model", {}).get("name")
+        if registered and not data.get("model_name"):
+            data["model_name"] = registered  # outputs.best_model.name: the registered model
+        data["compute"] = plan.compute
+        data["type"] = "automl"
+        return self.job_spec(name, AutoMLJobSpec, data)
 
     def value_type(self, value: Any) -> str | None:
         """The type a step input value carries (None when it names nothing known)."""
@@ -246,12 +433,17 @@ class _Checker:
                 SpecWarning,
                 stacklevel=4,
             )
-        self.resolved: dict[
-            str, tuple[CommandComponentSpec, str, str | None, str | None, str | None]
-        ] = {}
+        self.resolved: dict[str, _Found] = {}
         control: dict[str, PipelineStepSpec] = {}
-        # Steps with a component first: an inline command's input types come from them.
-        ordered = sorted(spec.jobs.items(), key=lambda item: item[1].component is None)
+        # Steps with declared outputs first: an inline command's input types come from them.
+        ordered = sorted(
+            spec.jobs.items(),
+            key=lambda item: (
+                item[1].component is None
+                and not isinstance(item[1].trial, str)
+                and item[1].type != "automl"
+            ),
+        )
         for name, step in ordered:
             if name in RESERVED_STEP_NAMES or not _STEP_NAME.match(name):
                 self.problem(
@@ -264,20 +456,59 @@ class _Checker:
             if step.type == "if_else":
                 control[name] = step
                 continue
-            if step.type != "command":
+            if step.type not in STEP_TYPES:
+                later = step.type in ("parallel", "pipeline", "spark", "data_transfer")
                 self.problem(
                     ("jobs", name, "type"),
-                    f"type: {step.type} steps are not supported in pipelines yet; use type: "
-                    "command (or if_else). Run sweeps and AutoML as their own jobs.",
+                    (
+                        f"type: {step.type} steps are not supported in pipelines yet"
+                        if later
+                        else f"unknown step type {step.type!r}"
+                    )
+                    + f"; a step is one of type: {', '.join(STEP_TYPES)}",
                 )
                 continue
-            found = self.component(name, step)
+            found: _Found | None
+            if step.type == "automl":
+                found = self.automl_component(name)
+            elif step.type == "sweep":
+                found = self.component(name, step, key="trial")
+                if found is not None:
+                    found = self.tuned(name, step, found)
+            else:
+                found = self.component(name, step)
             if found is not None:
                 self.resolved[name] = found
         steps: dict[str, StepPlan] = {}
         bound_outputs: set[str] = set()
         for name, found in self.resolved.items():
-            steps[name] = self.step(name, spec.jobs[name], found, bound_outputs)
+            step = spec.jobs[name]
+            if step.type == "automl":
+                plan = self.step(
+                    name,
+                    step,
+                    found,
+                    bound_outputs,
+                    given={k: getattr(step, k) for k in _AUTOML_DATA if getattr(step, k)},
+                    prefix=(),
+                    label="an automl step",
+                )
+                plan.inputs = {k: v for k, v in plan.inputs.items() if v["kind"] != "absent"}
+                plan.kind, plan.job, plan.is_deterministic = (
+                    "automl",
+                    self.automl(name, plan),
+                    False,
+                )
+            elif step.type == "sweep":
+                tuned = step.search_space or {}
+                given = {k: v for k, v in step.inputs.items() if k not in tuned}  # reported
+                plan = self.step(
+                    name, step, found, bound_outputs, given=given, label="the trial component"
+                )
+                plan.kind, plan.job, plan.is_deterministic = "sweep", self.sweep(name, plan), False
+            else:
+                plan = self.step(name, step, found, bound_outputs)
+            steps[name] = plan
         for out_name in spec.outputs:
             if out_name not in bound_outputs:
                 self.problem(
@@ -286,9 +517,9 @@ class _Checker:
                 )
         conditions: dict[str, ConditionPlan] = {}
         for name, step in control.items():
-            plan = self.condition(name, step, steps)
-            if plan is not None:
-                conditions[name] = plan
+            gate = self.condition(name, step, steps)
+            if gate is not None:
+                conditions[name] = gate
         order = self.order(steps, conditions)
         self.problems = list(dict.fromkeys(self.problems))
         if self.problems:
@@ -304,41 +535,45 @@ class _Checker:
         self,
         name: str,
         step: PipelineStepSpec,
-        found: tuple[CommandComponentSpec, str, str | None, str | None, str | None],
+        found: _Found,
         bound_outputs: set[str],
+        *,
+        given: dict[str, Any] | None = None,
+        prefix: tuple[str, ...] = ("inputs",),
+        label: str = "component",
     ) -> StepPlan:
+        """Check a step's inputs (``given``, by default ``step.inputs``, under the key path
+        ``jobs.<name>.<prefix>``) and outputs against its component (``label`` names it in
+        messages)."""
         component, ref, version, owner, code_path = found
+        what = label if step.type == "automl" else f"{label} {component.name or name!r}"
+        if given is None:
+            given = step.inputs
         inputs: dict[str, dict[str, Any]] = {}
         after: list[str] = []
-        for key, value in step.inputs.items():
-            path = ("jobs", name, "inputs", key)
+        for key, value in given.items():
+            path = ("jobs", name, *prefix, key)
             declared = component.inputs.get(key)
             if declared is None:
                 have = ", ".join(component.inputs) or "none"
-                self.problem(
-                    path,
-                    f"component {component.name or name!r} has no input {key!r} (its inputs: {have})",
-                )
+                self.problem(path, f"{what} has no input {key!r} (its inputs: {have})")
                 continue
-            entry = self.input(path, declared, value)
+            entry = self.input(path, declared, value, tables=step.type == "automl")
             if entry is not None:
                 inputs[key] = entry
                 if entry["kind"] == "step_output" and entry["step"] not in after:
                     after.append(entry["step"])
         for key, declared in component.inputs.items():
-            if key in inputs or key in step.inputs:
+            if key in inputs or key in given:
                 continue
             if declared.default is not None:
-                inputs[key] = self.literal(
-                    ("jobs", name, "inputs", key), declared, declared.default
-                )
+                inputs[key] = self.literal(("jobs", name, *prefix, key), declared, declared.default)
             elif declared.optional:
                 inputs[key] = {"kind": "absent", "type": declared.type}
             else:
                 self.problem(
-                    ("jobs", name, "inputs"),
-                    f"required input {key!r} ({declared.type}) of component "
-                    f"{component.name or name!r} is not given",
+                    ("jobs", name, *prefix) if prefix else ("jobs", name),
+                    f"required input {key!r} ({declared.type}) of {what} is not given",
                 )
         outputs: dict[str, dict[str, Any]] = {
             k: {"type": v.type, "bind": None} for k, v in component.outputs.items()
@@ -347,10 +582,7 @@ class _Checker:
             path = ("jobs", name, "outputs", key)
             if key not in component.outputs:
                 have = ", ".join(component.outputs) or "none"
-                self.problem(
-                    path,
-                    f"component {component.name or name!r} has no output {key!r} (its outputs: {have})",
-                )
+                self.problem(path, f"{what} has no output {key!r} (its outputs: {have})")
                 continue
             binding = parse_binding(value)
             if binding is not None:
@@ -414,8 +646,21 @@ class _Checker:
         return {"kind": "literal", "type": declared.type, "value": checked}
 
     def input(
-        self, path: tuple[str, ...], declared: ComponentInputSpec, value: Any
+        self,
+        path: tuple[str, ...],
+        declared: ComponentInputSpec,
+        value: Any,
+        *,
+        tables: bool = False,
     ) -> dict[str, Any] | None:
+        """Where an input's value comes from; ``tables``: an AutoML data input, which takes
+        any table type (a file, a folder, an MLTable)."""
+
+        def compatible(source: str, target: str) -> bool:
+            if tables:
+                return source in _TABLES
+            return _compatible(source, target)
+
         binding = parse_binding(value)
         if binding is None and isinstance(value, str) and "${{" in value:
             self.problem(
@@ -431,7 +676,7 @@ class _Checker:
                     self.problem(path, str(e).splitlines()[-1])
                     return None
                 if given.is_data != declared.is_data or (
-                    given.is_data and not _compatible(given.type, declared.type)
+                    given.is_data and not compatible(given.type, declared.type)
                 ):
                     self.problem(
                         path, f"type mismatch: a {given.type} value for a {declared.type} input"
@@ -452,7 +697,7 @@ class _Checker:
                     f"{value} names no pipeline input {binding.name!r} (the pipeline has: {have})",
                 )
                 return None
-            if parent.is_data != declared.is_data or not _compatible(parent.type, declared.type):
+            if parent.is_data != declared.is_data or not compatible(parent.type, declared.type):
                 self.problem(
                     path,
                     f"type mismatch: pipeline input {binding.name!r} is {parent.type}, this input is {declared.type}",
@@ -463,7 +708,8 @@ class _Checker:
                     declared.check_value(parent.value)
                 except ValueError as e:
                     self.problem(path, f"pipeline input {binding.name!r}: {e}")
-            return {"kind": "parent_input", "name": binding.name, "type": declared.type}
+            kind = parent.type if tables else declared.type
+            return {"kind": "parent_input", "name": binding.name, "type": kind}
         if binding.kind == "step_output":
             step = binding.step or ""
             if step not in self.spec.jobs:
@@ -481,7 +727,7 @@ class _Checker:
                 )
                 return None
             if (
-                not _compatible(out.type, declared.type)
+                not compatible(out.type, declared.type)
                 or (out.type in DATA_TYPES) != declared.is_data
             ):
                 self.problem(
@@ -493,7 +739,7 @@ class _Checker:
                 "kind": "step_output",
                 "step": step,
                 "output": binding.name,
-                "type": declared.type,
+                "type": out.type if tables else declared.type,
             }
         self.problem(
             path,

@@ -25,6 +25,18 @@
           lr: 0.1
         outputs:
           model: ${{parent.outputs.model}}
+      tune:
+        type: sweep                              # trials of a command component
+        trial: ./train.yml
+        inputs: {data: ${{parent.jobs.prep.outputs.clean}}}
+        search_space: {lr: {type: uniform, min_value: 0.01, max_value: 0.3}}
+        objective: {goal: maximize, primary_metric: acc}
+        limits: {max_total_trials: 4}
+      automl:
+        type: automl                             # an AutoML job; outputs.best_model
+        task: classification
+        target_column_name: y
+        training_data: ${{parent.inputs.raw}}
       gate:
         type: if_else
         condition: ${{parent.jobs.evaluate.outputs.is_better}}
@@ -60,6 +72,7 @@ __all__ = [
     "BINDING",
     "PIPELINE_SCHEMA",
     "RESERVED_STEP_NAMES",
+    "STEP_TYPES",
     "Binding",
     "PipelineJobSpec",
     "PipelineSettingsSpec",
@@ -77,6 +90,8 @@ BINDING = re.compile(
 )
 #: Step names that would shadow the binding grammar or the job's own keys.
 RESERVED_STEP_NAMES = frozenset({"parent", "inputs", "outputs", "jobs", "settings", "self"})
+#: The ``type:`` of a pipeline step: a child job of that kind, or a control node (if_else).
+STEP_TYPES = ("command", "sweep", "automl", "if_else")
 
 
 class Binding(BaseModel):
@@ -120,8 +135,11 @@ class PipelineSettingsSpec(_Spec):
 
 
 class PipelineStepSpec(_Spec):
-    """One entry of ``jobs:`` — a command step (component or inline command) or a control
-    node (``type: if_else``). Checked against its component at submission."""
+    """One entry of ``jobs:`` — a command step (component or inline command), a sweep step
+    (``trial:`` a command component, tuned over ``search_space``), an AutoML step
+    (``task``, ``training_data``, ... as in an AutoML job) or a control node
+    (``type: if_else``). Checked against its component (or job spec) at submission; the
+    mapping as written is kept (:attr:`raw`) to check a sweep or AutoML step as its job."""
 
     type: str = "command"
     name: str | None = None
@@ -142,6 +160,32 @@ class PipelineStepSpec(_Spec):
     condition: Any = None
     true_block: str | list[str] | None = None
     false_block: str | list[str] | None = None
+    # type: sweep
+    trial: SpecPath | dict[str, Any] | None = None
+    search_space: dict[str, Any] | None = None
+    sampling_algorithm: Any = None
+    objective: Any = None
+    early_termination: Any = None
+    # type: automl (other keys of an AutoML job are read from the mapping as written)
+    task: str | None = None
+    training_data: Any = None
+    validation_data: Any = None
+    test_data: Any = None
+
+    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_raw(cls, data: Any, handler: Any) -> Any:
+        step = handler(data)
+        if isinstance(step, PipelineStepSpec) and isinstance(data, dict):
+            step._raw = data
+        return step
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The step's mapping as written (a YAML mapping keeps its lines)."""
+        return self._raw
 
     @field_validator("inputs", "outputs", "tags", "environment_variables", mode="before")
     @classmethod

@@ -4,7 +4,8 @@ code snapshot, environment — are resolved here and reused by every trial."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from modelworks.entities import Run
 from modelworks.environments.resolve import resolve_environment
@@ -27,15 +28,27 @@ if TYPE_CHECKING:
     from modelworks.jobs.queue import JobRecord, JobStore
     from modelworks.workspace import Workspace
 
-__all__ = ["submit_sweep"]
+__all__ = ["prepare_sweep", "submit_sweep"]
 
 
-def submit_sweep(ws: Workspace, store: JobStore, spec: SweepJobSpec) -> tuple[Run, JobRecord]:
-    """Check, resolve and queue a sweep job."""
+def prepare_sweep(
+    ws: Workspace,
+    store: JobStore,
+    spec: SweepJobSpec,
+    *,
+    bound_inputs: Mapping[str, bool] | None = None,
+) -> dict[str, Any]:
+    """Check and resolve a sweep job: the keyword arguments of
+    :func:`~modelworks.jobs._submit.create_job` that queue it.
+
+    ``bound_inputs`` names inputs that are not in ``spec.inputs`` but filled in when the sweep
+    is started (a pipeline step's inputs, bound to upstream outputs): name → whether it may be
+    absent. They are checked against the trial command, and resolved by the caller."""
+    bound = dict(bound_inputs or {})
     space = SearchSpace(spec.search_space)  # builds the Optuna distributions: fails early
     if spec.sampling_algorithm.type == "grid":
         space.grid()
-    clash = sorted(set(spec.search_space) & set(spec.inputs))
+    clash = sorted(set(spec.search_space) & (set(spec.inputs) | set(bound)))
     if clash:
         raise SpecError(
             f"search_space and inputs both define {', '.join(clash)}; a tuned parameter is "
@@ -46,10 +59,11 @@ def submit_sweep(ws: Workspace, store: JobStore, spec: SweepJobSpec) -> tuple[Ru
     inputs, uploads = resolve_inputs(ws, spec.inputs)
     outputs = resolve_outputs(spec.outputs)
     absent = [n for n, v in inputs.items() if v["kind"] == "absent"]
+    absent += [n for n, optional in bound.items() if optional]
     # ${{inputs.<tuned>}} also names a tuned value (as the Azure SDK's sweep() does).
     check_references(
         spec.trial.command,
-        inputs=[*inputs, *spec.search_space],
+        inputs=[*inputs, *bound, *spec.search_space],
         outputs=outputs,
         search_space=list(spec.search_space),
         optional=absent,
@@ -86,17 +100,20 @@ def submit_sweep(ws: Workspace, store: JobStore, spec: SweepJobSpec) -> tuple[Ru
     tags = job_tags(spec, "sweep", compute, environment)
     tags["mw.sweep.primary_metric"] = spec.objective.primary_metric
     tags["mw.sweep.goal"] = spec.objective.goal
-    return create_job(
-        ws,
-        store,
-        resolved=resolved,
-        kind="sweep",
-        compute=compute,
-        experiment=experiment,
-        name=spec.name,
-        description=spec.description,
-        tags=tags,
-        params={k: _param_text(v) for k, v in inputs.items() if v["kind"] != "absent"},
-        entries=entries,
-        max_attempts=3,
-    )
+    return {
+        "resolved": resolved,
+        "kind": "sweep",
+        "compute": compute,
+        "experiment": experiment,
+        "name": spec.name,
+        "description": spec.description,
+        "tags": tags,
+        "params": {k: _param_text(v) for k, v in inputs.items() if v["kind"] != "absent"},
+        "entries": entries,
+        "max_attempts": 3,
+    }
+
+
+def submit_sweep(ws: Workspace, store: JobStore, spec: SweepJobSpec) -> tuple[Run, JobRecord]:
+    """Check, resolve and queue a sweep job."""
+    return create_job(ws, store, **prepare_sweep(ws, store, spec))
