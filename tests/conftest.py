@@ -7,6 +7,7 @@ import os
 import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,21 @@ def _pg_admin_exec(statement: str) -> None:
     url = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
         conn.execute(statement)
+
+
+@pytest.fixture(scope="session")
+def bank_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bank-marketing CSV as the package ships it (gzipped), unpacked once per session,
+    so the tests need nothing outside the repository."""
+    import gzip
+    import shutil
+
+    from modelworks.datasets import bank_marketing_path
+
+    target = tmp_path_factory.mktemp("bank") / "bankmarketing_train.csv"
+    with gzip.open(bank_marketing_path(), "rb") as source, open(target, "wb") as out:
+        shutil.copyfileobj(source, out)
+    return target
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,6 @@ from typer.testing import CliRunner, Result
 from modelworks.cli import app
 from modelworks.cli._profile import BLOCKS, sparkline
 
-BANK_CSV = Path("/work/shared/datasets/bank-marketing/bankmarketing_train.csv")
 BANK_COLUMNS = [
     "age",
     "job",
@@ -67,11 +66,11 @@ def user_error(ws: Path, *args: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def bank_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def bank_ws(tmp_path_factory: pytest.TempPathFactory, bank_csv: Path) -> Path:
     """A workspace holding bank:1, an mltable registered from a copy of the real CSV."""
     root = tmp_path_factory.mktemp("data-cli")
     csv = root / "bankmarketing_train.csv"
-    shutil.copyfile(BANK_CSV, csv)
+    shutil.copyfile(bank_csv, csv)
     ws = root / "ws"
     ok(ws, "init")
     created = as_json(
@@ -140,10 +139,10 @@ def test_wrong_version_fails_and_lists_the_existing_versions(tmp_path: Path) -> 
     assert "No data asset named 'nope'" in user_error(ws, "data", "show", "nope@latest")
 
 
-def test_create_from_azure_yaml_with_overrides(tmp_path: Path) -> None:
+def test_create_from_azure_yaml_with_overrides(tmp_path: Path, bank_csv: Path) -> None:
     folder = tmp_path / "spec"
     folder.mkdir()
-    shutil.copyfile(BANK_CSV, folder / "bank.csv")
+    shutil.copyfile(bank_csv, folder / "bank.csv")
     spec = folder / "data.yml"
     spec.write_text(
         "$schema: https://azuremlschemas.azureedge.net/latest/data.schema.json\n"
@@ -214,11 +213,13 @@ def test_list_archive_restore(tmp_path: Path) -> None:
     assert "team=risk" in table and "t " in table
 
 
-def test_download_writes_the_registered_bytes(bank_ws: Path, tmp_path: Path) -> None:
+def test_download_writes_the_registered_bytes(
+    bank_ws: Path, tmp_path: Path, bank_csv: Path
+) -> None:
     result = as_json(bank_ws, "data", "download", "bank:1", "--path", str(tmp_path / "dest"))
     folder = Path(result["path"])
     assert folder == (tmp_path / "dest" / "bank").resolve()
-    assert (folder / "bankmarketing_train.csv").read_bytes() == BANK_CSV.read_bytes()
+    assert (folder / "bankmarketing_train.csv").read_bytes() == bank_csv.read_bytes()
     assert (folder / "MLTable").is_file()
 
 

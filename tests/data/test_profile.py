@@ -16,8 +16,6 @@ from hypothesis import strategies as st
 from modelworks.data.profile import profile_table
 from modelworks.errors import InvalidInputError
 
-BANK = Path("/work/shared/datasets/bank-marketing/bankmarketing_train.csv")
-
 
 def columns(profile: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["name"]: c for c in profile["column_profiles"]}
@@ -29,10 +27,8 @@ def json_safe(profile: dict[str, Any]) -> None:
 
 
 @pytest.fixture(scope="module")
-def bank() -> pd.DataFrame:
-    if not BANK.exists():
-        pytest.skip("bank-marketing dataset not present")
-    return pd.read_csv(BANK)
+def bank(bank_csv: Path) -> pd.DataFrame:
+    return pd.read_csv(bank_csv)
 
 
 def test_bank_marketing_profile_matches_pandas(bank: pd.DataFrame) -> None:
