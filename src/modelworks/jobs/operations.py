@@ -247,14 +247,17 @@ class JobOperations:
     # -- acting -----------------------------------------------------------------------------
     def cancel(self, name: str) -> Job:
         """Cancel a job: a queued one at once, a running one within a moment (its process tree
-        is killed). Canceling a sweep cancels its trials. A finished job is left as it is."""
+        is killed). Canceling a sweep, AutoML or pipeline job cancels its child jobs too. A finished
+        job is left as it is."""
         run, record = self._record(name)
         if record is None:
             raise InvalidInputError(f"Run {run.name} is not a job; it cannot be canceled.")
         self.store.request_cancel(run.id)
         if record.kind in KINDS and KINDS[record.kind].cancel_children:
             for child in self.store.list_jobs(parent_id=run.id):
-                self.store.request_cancel(child.run_id, reason="Canceled with its sweep.")
+                self.store.request_cancel(
+                    child.run_id, reason=f"Canceled with its {record.kind} job {run.name}."
+                )
         ring_doorbell(self._ws)
         return self.get(run.id)
 
