@@ -4,10 +4,12 @@ online endpoint → scored over HTTP with the key — runs end to end on a fresh
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 import modelworks as mw
@@ -27,15 +29,33 @@ def test_quickstart_automl_registers_deploys_and_scores(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     for step in ("[1/5]", "[2/5]", "[3/5]", "[4/5]", "[5/5]", "/score", "job list"):
         assert step in done.stdout
-    for hint in ("get-credentials -n bank", "swagger", "AUC_weighted"):
+    for hint in ("regenerate-keys -n bank", "swagger", "AUC_weighted"):
         assert hint in done.stdout
     ws = mw.Workspace(workspace)
     try:
         _check_workspace(ws)
+        _try_the_printed_curl(done.stdout)
     finally:
         from modelworks.endpoints.host import stop_host
 
         stop_host(ws)  # the quickstart leaves its endpoint host running for the user
+
+
+def _try_the_printed_curl(stdout: str) -> None:
+    """The ``try:`` line works as printed: its key, its sample file, its URL."""
+    line = next(t for t in stdout.splitlines() if t.strip().startswith("try:"))
+    key = re.search(r"Bearer (\S+)'", line)
+    sample = re.search(r"-d @(\S+)", line)
+    url = line.split()[-1]
+    assert key and sample, line
+    answer = httpx.post(
+        url,
+        content=Path(sample.group(1)).read_bytes(),
+        headers={"Authorization": f"Bearer {key.group(1)}", "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["predictions"]) == 5
 
 
 def _check_workspace(ws: mw.Workspace) -> None:

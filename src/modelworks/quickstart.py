@@ -104,12 +104,16 @@ def run_quickstart(
         },
         all_traffic=True,
     ).result()
+    # Keys are shown once and stored hashed: the quickstart prints the one it scores with, so
+    # the curl line below works as printed; a second quickstart makes a new one.
     try:
         key = ws.online_endpoints.get_keys("bank")["primaryKey"]
-        key_source = "shown once by: modelworks -w {root} online-endpoint get-credentials -n bank"
     except ConflictError:  # a second quickstart in the same workspace: keys were shown before
         key = ws.online_endpoints.regenerate_keys("bank", key_type="primary")["primaryKey"]
-        key_source = "a new primary key (regenerate-keys), as the earlier ones were shown already"
+    key_source = (
+        "(primary; shown once, stored hashed — a new one: modelworks -w {root} "
+        "online-endpoint regenerate-keys -n bank --key-type primary)"
+    )
     frame = pd.read_csv(bank_marketing_path())
     sample = frame.drop(columns=[TARGET]).tail(5)  # the model's signature; it ignores LEAKY
     body = {
@@ -133,9 +137,9 @@ def run_quickstart(
         f"[5/5] Deployed models:/bank-clf@production to online endpoint 'bank' and scored 5 rows "
         f"over HTTP with its key: predicted {scored['predictions']}, actual {actual}\n"
         f"  scoring URL: {endpoint.scoring_uri}\n"
-        f"  key:         {key_source.format(root=ws.root)}\n"
+        f"  key:         {key} {key_source.format(root=ws.root)}\n"
         f"  swagger:     {endpoint.openapi_uri}  (OpenAPI 3: ?version=3)\n"
-        f"  try:         curl -H 'Authorization: Bearer <key>' -H 'Content-Type: application/json' "
+        f"  try:         curl -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' "
         f"-d @{sample_file} {endpoint.scoring_uri}\n"
         f"  stop it:     modelworks -w {ws.root} online-endpoint stop-host"
     )
