@@ -42,7 +42,9 @@ def main() -> None:
         f"fit {fit:.1f} s, held-out ROC AUC {auc:.5f} (target 0.955), best {model.best_model_name_}"
     )
     board = model.leaderboard_
-    with pd.option_context("display.width", 200, "display.max_rows", 200):
+    with pd.option_context(
+        "display.width", 250, "display.max_rows", 200, "display.max_columns", 20
+    ):
         print(board.drop(columns=[c for c in ("error", "params") if c in board.columns]))
 
 
