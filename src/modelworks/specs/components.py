@@ -36,7 +36,7 @@ from modelworks.jobs._render import check_references
 from modelworks.specs._loading import SpecPath, load_yaml_file, validate_spec
 from modelworks.specs.assets import _check_name, _check_tags, _check_version
 from modelworks.specs.environment import EnvironmentSpec
-from modelworks.specs.jobs import DATA_TYPES, LITERAL_TYPES, _coerce_literal
+from modelworks.specs.jobs import DATA_TYPES, LITERAL_TYPES, InputType, _coerce_literal
 
 __all__ = [
     "COMPONENT_SCHEMA",
@@ -68,17 +68,7 @@ def _type_only(data: Any) -> Any:
 class ComponentInputSpec(_Spec):
     """One declared input: a data type or a literal type with default, enum and bounds."""
 
-    type: Literal[
-        "uri_file",
-        "uri_folder",
-        "mltable",
-        "mlflow_model",
-        "custom_model",
-        "string",
-        "integer",
-        "number",
-        "boolean",
-    ] = "uri_folder"
+    type: InputType = "uri_folder"
     optional: bool = False
     default: Any = None
     enum: list[Any] | None = None
@@ -130,17 +120,7 @@ class ComponentInputSpec(_Spec):
 class ComponentOutputSpec(_Spec):
     """One declared output: a folder/file/model, or a primitive value written as text."""
 
-    type: Literal[
-        "uri_folder",
-        "uri_file",
-        "mltable",
-        "custom_model",
-        "mlflow_model",
-        "boolean",
-        "integer",
-        "number",
-        "string",
-    ] = "uri_folder"
+    type: InputType = "uri_folder"
     description: str = ""
     is_control: bool = False
 

@@ -75,6 +75,18 @@ SWEEP_SCHEMA = "https://azuremlschemas.azureedge.net/latest/sweepJob.schema.json
 
 DATA_TYPES = ("uri_file", "uri_folder", "mltable", "mlflow_model", "custom_model")
 LITERAL_TYPES = ("string", "integer", "number", "boolean")
+#: What an input or a component output may be: a data/model type or a literal type.
+InputType = Literal[
+    "uri_file",
+    "uri_folder",
+    "mltable",
+    "mlflow_model",
+    "custom_model",
+    "string",
+    "integer",
+    "number",
+    "boolean",
+]
 OUTPUT_TYPES = ("uri_folder", "uri_file", "mltable", "custom_model", "mlflow_model")
 INPUT_MODES = ("ro_mount", "rw_mount", "download", "direct", "eval_mount", "eval_download")
 OUTPUT_MODES = ("rw_mount", "upload", "direct")
@@ -121,17 +133,7 @@ def _literal_type_of(value: Any) -> str:
 class JobInputSpec(_Spec):
     """One input: a data/model reference (``type`` + ``path``) or a literal value."""
 
-    type: Literal[
-        "uri_file",
-        "uri_folder",
-        "mltable",
-        "mlflow_model",
-        "custom_model",
-        "string",
-        "integer",
-        "number",
-        "boolean",
-    ] = "uri_folder"
+    type: InputType = "uri_folder"
     path: SpecPath | None = None
     value: Any = None
     default: Any = None
