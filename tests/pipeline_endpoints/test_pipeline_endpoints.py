@@ -63,7 +63,10 @@ def test_publish_versions_keys_invoke_and_runs(sched_ws: mw.Workspace, tmp_path:
     assert "learning_rate" in info.value.message and "lr" in info.value.message
     runs = ws.pipeline_endpoints.list_runs("retrain")
     assert [r.job_name for r in runs] == [first["name"], started["name"]]
-    assert {r.status for r in runs} == {"Queued"}
+    # invoke starts a worker on demand, so the runs move on; list_runs follows them.
+    for job_name in (first["name"], started["name"]):
+        ws.jobs.wait(job_name, timeout=120)
+    assert {r.status for r in ws.pipeline_endpoints.list_runs("retrain")} == {"Completed"}
     ws.pipeline_endpoints.disable("retrain")
     with pytest.raises(ConflictError, match="disabled"):
         ws.pipeline_endpoints.invoke("retrain")
