@@ -11,6 +11,7 @@ marketing table shipped with modelworks — nothing is downloaded at run time.
     python benchmarks/automl.py --quick                 # 3 datasets, 20 s budget
     python benchmarks/automl.py --out results.json      # the full suite, 60 s budget
     python benchmarks/automl.py --repeats 3             # small tables: 3 splits, averaged
+    python benchmarks/automl.py --datasets wine --systems modelworks lgbm_default   # iterate
 
 Small tables have tiny test sets (wine: 45 rows, cars_mpg: 98): one split decides a win by
 noise. ``--repeats K`` scores every system on K stratified splits (seeds 0..K-1) of each table
@@ -368,6 +369,12 @@ def main() -> int:
         "--repeats", type=int, default=1, help="splits (seeds) per small table, averaged"
     )
     parser.add_argument("--out", default=None, help="write the results as JSON here")
+    parser.add_argument(
+        "--systems",
+        nargs="*",
+        default=None,
+        help="run only these (modelworks flaml lgbm_default autogluon), to iterate on one",
+    )
     args = parser.parse_args()
     names = args.datasets or (QUICK if args.quick else FULL)
     budget = args.budget or (20.0 if args.quick else 60.0)
@@ -393,6 +400,8 @@ def main() -> int:
     ]
     if autogluon is not None:
         systems.append(("autogluon", autogluon, AUTOGLUON))
+    if args.systems:
+        systems = [s for s in systems if s[0] in args.systems]
     results = []
     print(f"budget {budget:g} s, {THREADS} threads per system, {len(names)} datasets", flush=True)
     for name in names:

@@ -154,3 +154,36 @@ def test_a_model_even_when_no_worker_process_starts(cancer) -> None:
     )
     assert [r.status for r in outcome.trials] == ["completed"]  # run in the AutoML process
     assert outcome.model.predict_raw(X.head(3)).shape == (3, 2)
+
+
+def test_a_skewed_target_is_also_tried_on_the_log_scale_and_predicted_in_its_units() -> None:
+    from modelworks.automl import AutoMLRegressor
+    from modelworks.automl._tabular import skewed_target
+    from modelworks.automl.learners import LogTarget
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"size": rng.uniform(0, 3, 600), "grade": rng.choice(list("abc"), 600)})
+    grade = X["grade"].map({"a": 0.0, "b": 0.5, "c": 1.0}).to_numpy()
+    price = np.exp(1.5 * X["size"].to_numpy() + grade + rng.normal(0, 0.1, 600))  # log-normal
+    assert skewed_target(price) and not skewed_target(np.log(price))
+    reg = AutoMLRegressor(
+        time_budget=20,
+        max_trials=6,
+        allowed_learners=["LightGBM"],
+        n_jobs=1,
+        verbose=0,
+    ).fit(X.iloc[:500], price[:500])
+    board = reg.leaderboard_
+    scales = {p.get("target") for p in board.loc[board["source"] != "ensemble", "params"]}
+    assert scales == {"identity", "log"}
+    logged = [m for m in reg.best_estimator_.members if isinstance(m.pipelines[0][-1], LogTarget)]
+    pred = reg.predict(X.iloc[500:])
+    assert np.corrcoef(pred, price[500:])[0, 1] > 0.95  # target units, not log units
+    if logged:
+        alone = logged[0].predict_raw(X.iloc[500:])
+        assert np.median(np.abs(alone - price[500:]) / price[500:]) < 0.2
+    # an unskewed target is left as it is
+    plain = AutoMLRegressor(
+        time_budget=10, max_trials=2, allowed_learners=["LightGBM"], verbose=0
+    ).fit(X.iloc[:500], np.log(price[:500]))
+    assert all("target" not in p for p in plain.leaderboard_["params"])

@@ -285,6 +285,11 @@ def run_tabular(
         blocked=settings.blocked_learners,
         onnx_only=settings.enable_onnx_compatible_models,
     )
+    log_target = (
+        task == "regression"
+        and not settings.enable_onnx_compatible_models
+        and skewed_target(y_enc[: len(y_enc) - n_valid])
+    )
     reserve, grace = reserve_seconds(settings.time_budget)
     if len(frame) <= REFIT_MAX_ROWS and n_valid == 0:
         reserve += min(0.08 * settings.time_budget, 10.0)  # time to refit the chosen members
@@ -303,6 +308,7 @@ def run_tabular(
             model_dir=workdir,
             blocked_transformers=tuple(settings.blocked_transformers or ()),
             seed=settings.random_state,
+            extra={"log_target": log_target},
         )
         data_path = os.path.join(workdir, "data.pkl")
         with open(data_path, "wb") as fh:
@@ -318,7 +324,7 @@ def run_tabular(
             data,
             metric=metric,
             learners=learners,
-            portfolio=portfolio(task, [lr.name for lr in learners]),
+            portfolio=portfolio(task, [lr.name for lr in learners], log_target=log_target),
             executor=executor,
             limits=SearchLimits(
                 end=end,
@@ -378,6 +384,20 @@ def run_tabular(
             min(200, len(frame) - n_valid), random_state=settings.random_state
         ),
     )
+
+
+SKEW_FOR_LOG_TARGET = 1.0
+
+
+def skewed_target(y: np.ndarray) -> bool:
+    """Whether a regression target is non-negative and right-skewed enough (sample skewness
+    above 1: prices, counts, durations) that models fitted on log1p(y) are worth trying."""
+    values = np.asarray(y, dtype=float)
+    if len(values) < 20 or not np.isfinite(values).all() or values.min() < 0:
+        return False
+    centered = values - values.mean()
+    spread = float(np.sqrt(np.mean(centered**2)))
+    return spread > 0 and float(np.mean(centered**3)) / spread**3 > SKEW_FOR_LOG_TARGET
 
 
 def _kinds_off(frame: pd.DataFrame) -> ColumnKinds:
@@ -483,7 +503,7 @@ def refit_members(
     from sklearn.pipeline import Pipeline
 
     from modelworks.automl.featurize import Featurizer
-    from modelworks.automl.learners import LEARNERS, FitContext
+    from modelworks.automl.learners import LEARNERS, FitContext, fit_learner
 
     n_folds = max(1, len(data.folds))
     estimate = sum(r.duration / n_folds * 1.5 for r in members)
@@ -515,8 +535,7 @@ def refit_members(
             deadline=deadline,
             categorical_indices=list(featurizer.categorical_indices_) if mode != "dense" else [],
         )
-        model = learner.build(params, ctx)
-        learner.fit(model, Xt, y, None, None, ctx)
+        model = fit_learner(learner, params, ctx, Xt, y)
         pipeline = Pipeline([("featurize", featurizer), ("model", model)])
         refitted.append(
             BaggedModel(

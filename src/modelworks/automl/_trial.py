@@ -153,7 +153,7 @@ def run_trial(data: TrialData, spec: TrialSpec, cache: FoldCache) -> TrialResult
 def _run(data: TrialData, spec: TrialSpec, cache: FoldCache, result: TrialResult) -> None:
     from sklearn.pipeline import Pipeline
 
-    from modelworks.automl.learners import LEARNERS, FitContext
+    from modelworks.automl.learners import LEARNERS, FitContext, fit_learner
     from modelworks.automl.metrics import get_metric
 
     learner = LEARNERS[spec.learner]
@@ -188,8 +188,7 @@ def _run(data: TrialData, spec: TrialSpec, cache: FoldCache, result: TrialResult
             if mode != "dense"
             else [],
         )
-        model = learner.build(spec.params, ctx)
-        learner.fit(model, Xt, y_train, Xv, data.y[valid], ctx)
+        model = fit_learner(learner, spec.params, ctx, Xt, y_train, Xv, data.y[valid])
         best = getattr(model, "best_iteration_", None) or getattr(model, "best_iteration", None)
         if isinstance(best, int | np.integer):
             result.iterations.append(int(best))

@@ -103,14 +103,33 @@ _PORTFOLIO: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-def portfolio(task: str, learners: list[str]) -> list[tuple[str, dict[str, Any]]]:
-    """The portfolio's configurations for the given learner names, in trying order."""
+_LOG_TARGET_AFTER = 2
+"""With a skewed target, the first this many gradient-boosting configurations (after the
+defaults) are also tried on log1p(y), right after themselves."""
+
+
+def portfolio(
+    task: str, learners: list[str], *, log_target: bool = False
+) -> list[tuple[str, dict[str, Any]]]:
+    """The portfolio's configurations for the given learner names, in trying order.
+
+    ``log_target`` (a skewed non-negative regression target): every configuration names its
+    target scale, and the strongest boosting ones are also tried on the log scale.
+    """
     out = []
+    doubled = 0
     for name, params in _PORTFOLIO:
         if name not in learners:
             continue
         params = dict(params)
         if task == "regression" and params.get("criterion") in ("gini", "entropy"):
             params["criterion"] = "squared_error"
-        out.append((name, params))
+        if not log_target:
+            out.append((name, params))
+            continue
+        out.append((name, {**params, "target": "identity"}))
+        boosting = name in ("LightGBM", "XGBoost", "CatBoost") and "rounds" not in params
+        if boosting and doubled < _LOG_TARGET_AFTER:
+            out.append((name, {**params, "target": "log"}))
+            doubled += 1
     return out

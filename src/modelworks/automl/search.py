@@ -2,8 +2,8 @@
 
 An ask → evaluate → tell loop over a :class:`~modelworks.automl._executor.TrialExecutor`:
 
-1. The portfolio's configurations run first (each only if its estimated cost fits the time
-   left; on large data a configuration that would not fit runs on a subsample of each
+1. The portfolio's configurations run first (each only if its estimated cost fits in
+   ``PORTFOLIO_SHARE`` of the time left; on large data a configuration that would not fit runs on a subsample of each
    fold's training rows instead).
 2. Then each free worker gets a trial of the learner with the best priority — how close its
    best loss is to the overall best, discounted by how expensive it is (an a-priori cost
@@ -40,6 +40,11 @@ _SUBSAMPLE_MIN_ROWS = 10000
 _FIRST_TRIAL_MIN_ROWS = 2500
 HOPELESS_GAP = 3.0
 FIRST_TRIAL_PESSIMISM = 20.0
+PORTFOLIO_SHARE = 0.3
+"""After the first trial, one portfolio configuration may take at most this share of the
+time left (else it runs on a subsample, or is skipped): on a mid-size table a forest or an
+MLP can take half the budget and rarely earns a place in the ensemble, while the boosting
+configurations it displaces do."""
 WORKERS_LATE_S = 3.0
 WORKERS_LATE_SHARE = 0.3
 """With no worker up after this share of the search time, the first trial runs in-process."""
@@ -115,6 +120,7 @@ class Search:
             n_rows=n_train,
             n_features=max(1, n_features),
             seed=seed,
+            log_target=bool(getattr(data, "extra", {}).get("log_target")),
         )
         self.results: list[TrialResult] = []
         self.skipped: list[tuple[str, dict[str, Any], str]] = []
@@ -142,13 +148,15 @@ class Search:
         units = learner.units(params, ctx) * max(1, len(self.data.folds))
         return units * self._seconds_per_unit(learner.name)
 
-    def _fit_fraction(self, learner: Learner, params: dict[str, Any], now: float) -> float | None:
-        """1.0 if a full trial fits in the time left, a subsample fraction on large data, or
-        None when even that would not fit."""
+    def _fit_fraction(
+        self, learner: Learner, params: dict[str, Any], now: float, *, share: float = 0.9
+    ) -> float | None:
+        """1.0 if a full trial fits in ``share`` of the time left, a subsample fraction on
+        large data, or None when even that would not fit."""
         if self.limits.max_trials is not None and not self._calibration:
             return 1.0  # nothing measured yet: run it (the deadline still applies)
         left = self.limits.end - now
-        allowance = left * 0.9
+        allowance = left * share
         # The first trial must complete for there to be a model at all, and nothing has been
         # measured yet (the a-priori cost is off by up to an order of magnitude on a busy
         # machine): it plans pessimistically, on a subsample of a large table if need be.
@@ -195,6 +203,8 @@ class Search:
                 warnings.simplefilter("ignore")
                 trial = study.ask()
                 params = self.learners[name].space(trial, self.ctx)
+                if self.ctx.log_target:
+                    params["target"] = trial.suggest_categorical("target", ["identity", "log"])
             seen = self._seen.get((name, repr(sorted(params.items()))))
             if fixed is not None or seen is None or attempt == 5:
                 break
@@ -257,9 +267,12 @@ class Search:
         while self.queue:
             name, params = self.queue.pop(0)
             learner = self.learners[name]
-            fraction = self._fit_fraction(learner, params, now)
+            share = PORTFOLIO_SHARE if self.results else 0.9
+            fraction = self._fit_fraction(learner, params, now, share=share)
             if fraction is None:
-                self.skipped.append((name, params, "estimated to take longer than the time left"))
+                self.skipped.append(
+                    (name, params, f"estimated to take more than {share:.0%} of the time left")
+                )
                 continue
             trial, suggested = self._ask(name, params)
             return self._spec(name, suggested, trial, fraction, "portfolio", now)

@@ -89,8 +89,11 @@ class ForecastOutcome:
 
 
 def _n_origins(settings: AutoMLSettings, shortest: int, horizon: int) -> int:
+    """Rolling origins: as asked, or for "auto" 3, and up to 5 while the last third of the
+    shortest series holds them — a single window of a few points ranks models by noise, and
+    the earliest origin still trains on two thirds of the history."""
     cv = settings.n_cross_validations
-    wanted = int(cv) if cv != "auto" else 3
+    wanted = int(cv) if cv != "auto" else max(3, min(5, shortest // (3 * horizon)))
     possible = (shortest - 3) // horizon
     return max(1, min(wanted, possible))
 

@@ -332,6 +332,21 @@ FORECAST_LEARNERS: dict[str, Learner] = {
 FORECAST_PORTFOLIO: list[tuple[str, dict[str, Any]]] = [
     ("SeasonalNaive", {}),
     ("Naive", {}),
+    # LightGBM's defaults on the last 12 values (what a user tries first): a candidate from
+    # the start, so a long cycle the calendar does not name (sunspots: ~11 years) is covered.
+    (
+        "LightGBM",
+        {
+            "n_lags": 12,
+            "window": 12,
+            "transform": "none",
+            "learning_rate": 0.1,
+            "num_leaves": 31,
+            "min_child_samples": 20,
+            "n_estimators": 100,
+            "colsample_bytree": 1.0,
+        },
+    ),
     (
         "LightGBM",
         {
