@@ -159,7 +159,7 @@ def test_a_model_even_when_no_worker_process_starts(cancer) -> None:
 def test_a_skewed_target_is_also_tried_on_the_log_scale_and_predicted_in_its_units() -> None:
     from modelworks.automl import AutoMLRegressor
     from modelworks.automl._tabular import skewed_target
-    from modelworks.automl.learners import LogTarget
+    from modelworks.automl.learners import LEARNERS, FitContext, LogTarget, fit_learner
 
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"size": rng.uniform(0, 3, 600), "grade": rng.choice(list("abc"), 600)})
@@ -179,9 +179,17 @@ def test_a_skewed_target_is_also_tried_on_the_log_scale_and_predicted_in_its_uni
     logged = [m for m in reg.best_estimator_.members if isinstance(m.pipelines[0][-1], LogTarget)]
     pred = reg.predict(X.iloc[500:])
     assert np.corrcoef(pred, price[500:])[0, 1] > 0.95  # target units, not log units
-    if logged:
-        alone = logged[0].predict_raw(X.iloc[500:])
+    for member in logged:  # whichever log-scale members the ensemble kept
+        alone = member.predict_raw(X.iloc[500:])
         assert np.median(np.abs(alone - price[500:]) / price[500:]) < 0.2
+    # and a log-scale model on its own, whether or not the ensemble kept one
+    numeric = np.column_stack([X["size"].to_numpy(), grade])
+    ctx = FitContext(task="regression", n_classes=0, n_rows=500, n_features=2, log_target=True)
+    params = {"rounds": 100, "features": "tree", "target": "log"}
+    alone_model = fit_learner(LEARNERS["LightGBM"], params, ctx, numeric[:500], price[:500])
+    assert isinstance(alone_model, LogTarget)
+    alone = alone_model.predict(numeric[500:])
+    assert np.median(np.abs(alone - price[500:]) / price[500:]) < 0.2
     # an unskewed target is left as it is
     plain = AutoMLRegressor(
         time_budget=10, max_trials=2, allowed_learners=["LightGBM"], verbose=0
