@@ -195,3 +195,19 @@ def test_a_skewed_target_is_also_tried_on_the_log_scale_and_predicted_in_its_uni
         time_budget=10, max_trials=2, allowed_learners=["LightGBM"], verbose=0
     ).fit(X.iloc[:500], np.log(price[:500]))
     assert all("target" not in p for p in plain.leaderboard_["params"])
+
+
+def test_ensemble_candidates_keep_each_learners_best_few_on_small_tables() -> None:
+    from modelworks.automl._tabular import DIVERSE_MAX_ROWS, ensemble_candidates
+    from modelworks.automl._trial import TrialResult
+
+    names = ["LogisticRegression"] * 20 + ["LightGBM"] * 4 + ["KNN"] * 5
+    done = [
+        TrialResult(number=i, learner=name, params={}, status="completed", loss=float(i))
+        for i, name in enumerate(names)
+    ]
+    small = ensemble_candidates(done, n_rows=300)
+    assert [r.number for r in small] == [*range(15), 20, 21, 22, 24, 25, 26]
+    assert [r.loss for r in small] == sorted(r.loss for r in small)  # still best first
+    large = ensemble_candidates(done, n_rows=DIVERSE_MAX_ROWS + 1)
+    assert [r.number for r in large] == list(range(15))
