@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from modelworks.endpoints._store import EndpointStore
 from modelworks.errors import AlreadyExistsError, NotFoundError
 from modelworks.serving._auth import hash_key, mint_token, verify_token
 from modelworks.store.sql import SqlMetadataStore
+from modelworks.store.sql.endpoints import EndpointStore
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -45,13 +45,13 @@ from typing import TYPE_CHECKING, Any
 
 from modelworks.endpoints._doorbell import Doorbell, bell_path
 from modelworks.endpoints._launcher import Launcher
-from modelworks.endpoints._store import EndpointStore, open_endpoint_store
 from modelworks.endpoints._workers import WorkerGroup, WorkerStartError, socket_dir, tail
 from modelworks.endpoints.entities import endpoint_address
 from modelworks.errors import ConflictError, ModelworksError, StoreUnavailableError
 from modelworks.serving._http import HttpServer
 from modelworks.serving.gateway import AccessLog, EndpointGateway
 from modelworks.serving.metrics import GatewayMetrics
+from modelworks.store.sql.endpoints import EndpointStore, open_endpoint_store
 
 if TYPE_CHECKING:
     from modelworks.endpoints.entities import OnlineDeployment, OnlineEndpoint

@@ -30,7 +30,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from modelworks.endpoints._store import EndpointStore, open_endpoint_store
 from modelworks.endpoints.entities import OnlineDeployment, OnlineEndpoint, endpoint_address
 from modelworks.errors import (
     ConflictError,
@@ -40,6 +39,7 @@ from modelworks.errors import (
     StoreUnavailableError,
 )
 from modelworks.serving._auth import hash_key, mint_token, new_key, new_secret
+from modelworks.store.sql.endpoints import EndpointStore, open_endpoint_store
 
 if TYPE_CHECKING:
     from modelworks.specs.endpoints import OnlineDeploymentSpec, OnlineEndpointSpec

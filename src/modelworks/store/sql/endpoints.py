@@ -19,17 +19,17 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from modelworks.endpoints._tables import (
+from modelworks.endpoints.entities import EndpointHost, OnlineDeployment, OnlineEndpoint
+from modelworks.entities import now_ms
+from modelworks.errors import AlreadyExistsError, InvalidInputError, NotFoundError
+from modelworks.store.sql._base import SqlBase, suggest
+from modelworks.store.sql.schema_endpoints import (
     endpoint_hosts,
     endpoint_keys,
     endpoint_state,
     online_deployments,
     online_endpoints,
 )
-from modelworks.endpoints.entities import EndpointHost, OnlineDeployment, OnlineEndpoint
-from modelworks.entities import now_ms
-from modelworks.errors import AlreadyExistsError, InvalidInputError, NotFoundError
-from modelworks.store.sql._base import SqlBase, suggest
 
 if TYPE_CHECKING:
     from modelworks.workspace import Workspace
