@@ -13,6 +13,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "modelworks"
 PLACES = {
     "sqlalchemy": ("store/sql/",),
     "alembic": ("store/sql/",),
+    "httpx": ("store/rest/",),
     "ray": ("compute/ray.py",),
     "optuna": ("sweep/", "automl/"),
     "typer": ("cli/",),

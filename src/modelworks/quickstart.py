@@ -33,7 +33,6 @@ def run_quickstart(
     """Run the whole life cycle in ``workspace``; returns what it made (ids, metrics, scores)."""
     if time_budget is None:
         time_budget = float(os.environ.get(ENV_BUDGET) or TIME_BUDGET_S)
-    import httpx
     import pandas as pd
 
     import modelworks as mw
@@ -124,14 +123,9 @@ def run_quickstart(
     }
     sample_file = ws.root / "sample.json"  # the same body, for trying the endpoint with curl
     sample_file.write_text(json.dumps(body, indent=1))
-    response = httpx.post(
-        endpoint.scoring_uri,
-        json=body,
-        headers={"Authorization": f"Bearer {key}"},
-        timeout=30.0,
+    scored = json.loads(
+        ws.online_endpoints.invoke("bank", request_file=sample_file, key=key, timeout=30.0)
     )
-    response.raise_for_status()
-    scored = response.json()
     actual = frame[TARGET].tail(5).tolist()
     echo(
         f"[5/5] Deployed models:/bank-clf@production to online endpoint 'bank' and scored 5 rows "

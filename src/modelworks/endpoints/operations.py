@@ -379,9 +379,7 @@ class OnlineEndpointOperations(_Base):
         """
         import json
 
-        import httpx
-
-        from modelworks.errors import error_from_payload
+        from modelworks.store.rest.scoring import post_scoring_request
 
         if (request_file is None) == (data is None):
             raise InvalidInputError("Give exactly one of request_file or data.")
@@ -401,27 +399,14 @@ class OnlineEndpointOperations(_Base):
             )
         endpoint = self.get(endpoint_name)
         credential = key or self.get_token(endpoint_name, ttl_s=300)["accessToken"]
-        headers = {"Authorization": f"Bearer {credential}", "Content-Type": "application/json"}
-        if deployment_name:
-            headers["azureml-model-deployment"] = deployment_name
-        url = endpoint.scoring_uri.rsplit("/", 1)[0] + path
-        try:
-            response = httpx.post(url, content=body, headers=headers, timeout=timeout)
-        except httpx.HTTPError as e:
-            raise StoreUnavailableError(
-                f"Endpoint {endpoint_name!r} at {url} did not answer: {e}. Is its host running? "
-                "(modelworks online-endpoint show -n " + endpoint_name + ")"
-            ) from e
-        if response.status_code >= 400:
-            try:
-                payload = response.json()
-            except ValueError:
-                payload = {"message": response.text}
-            if not isinstance(payload, dict):
-                payload = {"message": str(payload)}
-            error = error_from_payload(response.status_code, payload)
-            raise type(error)(f"{endpoint_name} answered {response.status_code}: {error.message}")
-        return response.text
+        return post_scoring_request(
+            endpoint.scoring_uri.rsplit("/", 1)[0] + path,
+            body,
+            credential=credential,
+            endpoint_name=endpoint_name,
+            deployment_name=deployment_name,
+            timeout=timeout,
+        )
 
 
 class OnlineDeploymentOperations(_Base):
