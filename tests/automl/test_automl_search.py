@@ -211,3 +211,52 @@ def test_ensemble_candidates_keep_each_learners_best_few_on_small_tables() -> No
     assert [r.loss for r in small] == sorted(r.loss for r in small)  # still best first
     large = ensemble_candidates(done, n_rows=DIVERSE_MAX_ROWS + 1)
     assert [r.number for r in large] == list(range(15))
+
+
+def test_ensemble_candidates_keep_one_of_a_learners_copies() -> None:
+    from modelworks.automl._tabular import ensemble_candidates
+    from modelworks.automl._trial import TrialResult
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(size=200)
+    other = rng.uniform(size=200)
+
+    def trial(number: int, learner: str, oof: np.ndarray) -> TrialResult:
+        return TrialResult(
+            number=number, learner=learner, params={}, status="completed", loss=number, oof=oof
+        )
+
+    done = [
+        trial(0, "LogisticRegression", base),
+        trial(1, "LogisticRegression", base + 1e-6),  # a search creeping along a bound
+        trial(2, "LogisticRegression", base - 2e-6),
+        trial(3, "KNN", base),  # another learner agreeing exactly is still its own member
+        trial(4, "LogisticRegression", other),
+    ]
+    assert [r.number for r in ensemble_candidates(done, n_rows=200)] == [0, 3, 4]
+
+
+def test_a_converged_search_spends_the_rest_on_the_learners_it_had_left_behind() -> None:
+    # Logistic data: the linear model leads by far and its one parameter converges within a
+    # few dozen trials; what is left of the trials goes to the others, not to its copies.
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(400, 4)), columns=list("abcd"))
+    y = (X.to_numpy() @ [3.0, -2.0, 1.0, 0.0] + rng.logistic(size=400) > 0).astype(int)
+    clf = AutoMLClassifier(
+        time_budget=120,
+        max_trials=120,
+        metric="log_loss",
+        allowed_learners=["LogisticRegression", "KNN"],
+        n_jobs=1,
+        verbose=0,
+        random_state=0,
+    ).fit(X, y)
+    search = [r for r in clf.trials_ if r.source == "search"]
+    knn = [r for r in search if r.learner == "KNN"]
+    linear = [r for r in search if r.learner == "LogisticRegression"]
+    best_knn = min(r.loss for r in clf.trials_ if r.learner == "KNN" and r.status == "completed")
+    best_linear = min(r.loss for r in linear if r.status == "completed")
+    assert best_knn > best_linear * 1.15  # judged hopeless by the usual rule
+    assert len(knn) >= 10
+    assert len(linear) >= 20
+    assert any(r.status == "completed" for r in knn)  # not all cut short against the leader

@@ -41,6 +41,9 @@ MAX_ENSEMBLE_CANDIDATES = 15
 ``DIVERSE_MAX_ROWS``, the best ``DIVERSE_PER_LEARNER`` trials of every learner)."""
 DIVERSE_PER_LEARNER = 3
 DIVERSE_MAX_ROWS = 10000
+SAME_PREDICTIONS = 1e-2
+"""Out-of-fold predictions of one learner within this share of their spread everywhere count
+as one candidate."""
 """On small tables the search often fills the top 15 with near-copies of one learner (wine:
 15 LogisticRegressions with the same out-of-fold loss; diabetes: 15 boosting trials), so the
 greedy selection has nothing to hedge with; keeping each learner's best few as candidates
@@ -492,8 +495,21 @@ def ensemble_candidates(done: list[TrialResult], *, n_rows: int) -> list[TrialRe
     per_learner = DIVERSE_PER_LEARNER if n_rows <= DIVERSE_MAX_ROWS else 0
     kept: list[TrialResult] = []
     seen: dict[str, int] = {}
-    for rank, result in enumerate(done):
+    for result in done:
+        if any(_same_predictions(result, other) for other in kept):
+            continue
         seen[result.learner] = seen.get(result.learner, 0) + 1
-        if rank < MAX_ENSEMBLE_CANDIDATES or seen[result.learner] <= per_learner:
+        if len(kept) < MAX_ENSEMBLE_CANDIDATES or seen[result.learner] <= per_learner:
             kept.append(result)
     return kept
+
+
+def _same_predictions(a: TrialResult, b: TrialResult) -> bool:
+    """Whether two trials' out-of-fold predictions are copies for ensembling purposes (a
+    search creeping along a bound of its space yields dozens): one of them is enough."""
+    if a.learner != b.learner or a.oof is None or b.oof is None:
+        return False
+    x, y = np.asarray(a.oof, dtype=float), np.asarray(b.oof, dtype=float)
+    if x.shape != y.shape:
+        return False
+    return float(np.max(np.abs(x - y))) <= SAME_PREDICTIONS * (float(np.std(x)) + 1e-12)

@@ -117,6 +117,10 @@ def _lgbm_build(params: dict[str, Any], ctx: FitContext) -> Any:
         kwargs["min_child_samples"] = int(
             min(kwargs["min_child_samples"], max(2, ctx.n_rows // 20))
         )
+        # A categorical split's groups obey the same minimum as a leaf: LightGBM's own 100
+        # rows per group rule out category splits on small tables (mpg table, 175 training
+        # rows, 3 splits: hold-out R2 0.80 with it, 0.92 tied to min_child_samples=5).
+        kwargs["min_data_per_group"] = kwargs["min_child_samples"]
     if kwargs.get("subsample", 1.0) < 1.0:
         kwargs["subsample_freq"] = 1
     cls = lightgbm.LGBMClassifier if ctx.task == "classification" else lightgbm.LGBMRegressor

@@ -45,6 +45,13 @@ PORTFOLIO_SHARE = 0.3
 time left (else it runs on a subsample, or is skipped): on a mid-size table a forest or an
 MLP can take half the budget and rarely earns a place in the ensemble, while the boosting
 configurations it displaces do."""
+STAGNANT_TRIALS = 20
+"""A learner whose best loss has not improved (by ``IMPROVEMENT``) in this many trials has
+converged; once all the promising ones have, the learners judged hopeless get trials too:
+on small tables the budget allows hundreds of trials, and the ensemble gains more from a
+tuned second learner than from the leader's thousandth near-copy."""
+IMPROVEMENT = 1e-3
+"""The relative gain in loss that counts as progress."""
 WORKERS_LATE_S = 3.0
 WORKERS_LATE_SHARE = 0.3
 """With no worker up after this share of the search time, the first trial runs in-process."""
@@ -134,6 +141,7 @@ class Search:
         self.stop_reason = ""
         self._local: Any = None  # the thread of a trial run in this process
         self._local_done: list[TrialResult] = []
+        self._revived = False
 
     # -- cost model -------------------------------------------------------------------------
     def _seconds_per_unit(self, learner: str) -> float:
@@ -237,11 +245,42 @@ class Search:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
     # -- choosing the next trial ----------------------------------------------------------------
-    def _priority(self, name: str) -> float:
+    def _since_improved(self, name: str) -> int:
+        """Trials of this learner since its best loss last improved by more than
+        ``IMPROVEMENT`` (relative): creeping along a bound of the space is not progress."""
+        since, best_so_far = 0, math.inf
+        for r in self.results:
+            if r.learner != name:
+                continue
+            improved = r.status == "completed" and r.loss < best_so_far - _min_gain(best_so_far)
+            since = 0 if improved else since + 1
+            if r.status == "completed":
+                best_so_far = min(best_so_far, r.loss)
+        return since
+
+    def _learner_best(self, name: str) -> TrialResult | None:
+        return min(
+            (r for r in self.results if r.learner == name and r.status == "completed"),
+            key=lambda r: r.loss,
+            default=None,
+        )
+
+    def _converged(self) -> bool:
+        """Every learner still worth searching has gone ``STAGNANT_TRIALS`` trials without
+        progress: the rest of the budget is better spent on the others (ensemble members)."""
+        open_ = [n for n in self.learners if math.isfinite(self._priority(n, revive=False))]
+        return bool(open_) and all(self._since_improved(n) >= STAGNANT_TRIALS for n in open_)
+
+    def _priority(self, name: str, *, revive: bool = False) -> float:
         mine = [r for r in self.results if r.learner == name]
         done = [r for r in mine if r.status == "completed"]
         if not done or self.best is None:
             return math.inf
+        if revive:
+            # the search has converged: fewest trials first, so every learner gets refined
+            if self._since_improved(name) >= STAGNANT_TRIALS:
+                return math.inf if len(mine) > 2 * STAGNANT_TRIALS else 1e6 + len(mine)
+            return float(len(mine))
         best = min(r.loss for r in done)
         scale = max(abs(self.best.loss) * 0.05, 1e-4)
         gap = (best - self.best.loss) / scale
@@ -255,13 +294,8 @@ class Search:
             return math.inf  # more than 15% worse than the best: not worth more trials
         explore = 1.0 / math.sqrt(len(mine))
         # trials since this learner last improved: spread the effort once it stagnates
-        since, best_so_far = 0, math.inf
-        for r in mine:
-            if r.status == "completed" and r.loss < best_so_far - 1e-12:
-                best_so_far, since = r.loss, 0
-            else:
-                since += 1
-        return gap + 0.25 * cost - explore + 0.25 * min(since, 8)
+        since = self._since_improved(name)
+        return gap + 0.25 * cost - explore + 0.25 * since
 
     def _next(self, now: float) -> TrialSpec | None:
         while self.queue:
@@ -276,9 +310,18 @@ class Search:
                 continue
             trial, suggested = self._ask(name, params)
             return self._spec(name, suggested, trial, fraction, "portfolio", now)
+        revive = self._revived = self._converged()
         ranked = sorted(
-            (p, i, n) for i, n in enumerate(self.learners) if math.isfinite(p := self._priority(n))
+            (p, i, n)
+            for i, n in enumerate(self.learners)
+            if math.isfinite(p := self._priority(n, revive=revive))
         )
+        if revive and not ranked:  # every learner has converged: back to the best ones
+            ranked = sorted(
+                (p, i, n)
+                for i, n in enumerate(self.learners)
+                if math.isfinite(p := self._priority(n))
+            )
         for _, _, name in ranked:
             trial, params = self._ask(name, None)
             fraction = self._fit_fraction(self.learners[name], params, now)
@@ -319,14 +362,17 @@ class Search:
         if self.limits.trial_timeout:
             deadline = min(deadline, now + self.limits.trial_timeout)
         prune = None
+        # the reference is the best trial, or once the search has converged (and the
+        # learners judged hopeless get their turn) the best trial of this learner
+        reference = self._learner_best(name) if self._revived else self.best
         if (
             self.limits.early_termination
             and source == "search"
-            and self.best is not None
-            and self.best.sample_fraction == fraction
+            and reference is not None
+            and reference.sample_fraction == fraction
             and len(self.data.folds) >= 3
         ):
-            prune = list(self.best.fold_losses)
+            prune = list(reference.fold_losses)
         return TrialSpec(
             number=number,
             learner=name,
@@ -449,6 +495,10 @@ class Search:
             for result in [*self.executor.wait(wait_for), *self._local_results()]:
                 self._record(result)
         return self.results
+
+
+def _min_gain(loss: float) -> float:
+    return 0.0 if not math.isfinite(loss) else max(abs(loss) * IMPROVEMENT, 1e-12)
 
 
 def _fail_state() -> Any:

@@ -1,0 +1,51 @@
+"""The learners on their own: what a built model is given and what it can learn."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import r2_score
+
+from modelworks.automl.learners import LEARNERS, FitContext, fit_learner
+
+
+def _category_table(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Eight categories (ordinal codes in column 0) that set the target, plus a noise column."""
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 8, n)
+    effect = np.array([6.0, 0.0, 21.0, 9.0, 3.0, 18.0, 12.0, 15.0])  # no order in the codes
+    X = np.column_stack([codes, rng.normal(size=n)]).astype(float)
+    return X, effect[codes] + rng.normal(0, 0.5, n)
+
+
+def test_lightgbm_splits_on_a_category_of_twenty_rows_on_a_small_table() -> None:
+    # LightGBM's default of 100 rows per category group forbids every categorical split on a
+    # table of 150 rows; tied to min_child_samples, the categories are usable.
+    X, y = _category_table(150, seed=0)
+    Xt, yt = _category_table(500, seed=1)
+    ctx = FitContext(
+        task="regression", n_classes=0, n_rows=len(y), n_features=2, categorical_indices=[0]
+    )
+    params = {
+        "learning_rate": 0.1,
+        "num_leaves": 15,
+        "min_child_samples": 10,
+        "colsample_bytree": 1.0,
+        "subsample": 1.0,
+        "reg_lambda": 0.001,
+        "reg_alpha": 0.001,
+        "features": "tree",
+        "rounds": 200,
+    }
+    tuned = dict(params)
+    del tuned["rounds"]
+    tuned_model = LEARNERS["LightGBM"].build(tuned, ctx)
+    assert tuned_model.get_params()["min_data_per_group"] == 7  # min_child_samples, capped
+
+    # fixed rounds = LightGBM exactly as configured (its defaults in the portfolio)
+    as_given = fit_learner(LEARNERS["LightGBM"], params, ctx, X, y)
+    assert "min_data_per_group" not in as_given.get_params() or (
+        as_given.get_params()["min_data_per_group"] is None
+    )
+    fitted = fit_learner(LEARNERS["LightGBM"], {**tuned, "n_estimators": 200}, ctx, X, y)
+    assert r2_score(yt, fitted.predict(Xt)) > 0.9
+    assert r2_score(yt, as_given.predict(Xt)) < 0.5  # the default rule at work
