@@ -142,6 +142,7 @@ class Search:
         self._local: Any = None  # the thread of a trial run in this process
         self._local_done: list[TrialResult] = []
         self._revived = False
+        self._progress: dict[str, tuple[float, int]] = {}  # learner: (best loss, since)
 
     # -- cost model -------------------------------------------------------------------------
     def _seconds_per_unit(self, learner: str) -> float:
@@ -248,15 +249,7 @@ class Search:
     def _since_improved(self, name: str) -> int:
         """Trials of this learner since its best loss last improved by more than
         ``IMPROVEMENT`` (relative): creeping along a bound of the space is not progress."""
-        since, best_so_far = 0, math.inf
-        for r in self.results:
-            if r.learner != name:
-                continue
-            improved = r.status == "completed" and r.loss < best_so_far - _min_gain(best_so_far)
-            since = 0 if improved else since + 1
-            if r.status == "completed":
-                best_so_far = min(best_so_far, r.loss)
-        return since
+        return self._progress.get(name, (math.inf, 0))[1]
 
     def _learner_best(self, name: str) -> TrialResult | None:
         return min(
@@ -388,6 +381,13 @@ class Search:
     def _record(self, result: TrialResult) -> None:
         self._tell(result)
         self.results.append(result)
+        best_so_far, since = self._progress.get(result.learner, (math.inf, 0))
+        done = result.status == "completed"
+        improved = done and result.loss < best_so_far - _min_gain(best_so_far)
+        self._progress[result.learner] = (
+            min(best_so_far, result.loss) if done else best_so_far,
+            0 if improved else since + 1,
+        )
         units = self._units.get(result.number)
         fit_seconds = result.duration - float(result.extra.get("featurize_seconds", 0.0))
         if result.status == "completed" and units and fit_seconds > 0:
