@@ -72,3 +72,23 @@ def test_target_lags_and_window_fix_the_gbm_features(two_series) -> None:
         AutoMLForecaster(time_column="month", horizon=3, target_lags=[0], verbose=0).fit(
             single, "sales"
         )
+
+
+def test_a_small_space_is_searched_once_then_the_search_stops(two_series) -> None:
+    # Naive has no parameters, ExponentialSmoothing 12 combinations: refitting a configuration
+    # already tried only repeats a known loss, so once TPE can propose nothing new the search
+    # ends early instead of filling the budget with copies.
+    single = two_series[two_series["store"] == "a"].drop(columns=["store"])
+    fc = AutoMLForecaster(
+        time_column="month",
+        horizon=6,
+        time_budget=120,
+        allowed_learners=["Naive", "SeasonalNaive", "ExponentialSmoothing"],
+        n_jobs=1,
+        verbose=0,
+        random_state=0,
+    ).fit(single, "sales")
+    tried = [(r.learner, repr(sorted(r.params.items()))) for r in fc.trials_]
+    assert len(tried) == len(set(tried))
+    assert fc.stop_reason_ == "no configuration left to try"
+    assert sum(r.learner == "ExponentialSmoothing" for r in fc.trials_) >= 4

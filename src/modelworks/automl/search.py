@@ -40,6 +40,7 @@ _SUBSAMPLE_MIN_ROWS = 10000
 _FIRST_TRIAL_MIN_ROWS = 2500
 HOPELESS_GAP = 3.0
 FIRST_TRIAL_PESSIMISM = 20.0
+"""How much longer than the a-priori estimate the first trial is planned to take."""
 PORTFOLIO_SHARE = 0.3
 """After the first trial, one portfolio configuration may take at most this share of the
 time left (else it runs on a subsample, or is skipped): on a mid-size table a forest or an
@@ -52,10 +53,12 @@ on small tables the budget allows hundreds of trials, and the ensemble gains mor
 tuned second learner than from the leader's thousandth near-copy."""
 IMPROVEMENT = 1e-3
 """The relative gain in loss that counts as progress."""
+ASK_ATTEMPTS = 6
+"""Proposals of already-tried configurations in a row after which a learner's space counts
+as exhausted."""
 WORKERS_LATE_S = 3.0
 WORKERS_LATE_SHARE = 0.3
 """With no worker up after this share of the search time, the first trial runs in-process."""
-"""How much longer than the a-priori estimate the first trial is planned to take."""
 
 
 class SearchCanceled(ModelworksError):
@@ -133,7 +136,8 @@ class Search:
         self.skipped: list[tuple[str, dict[str, Any], str]] = []
         self._studies: dict[str, Any] = {}
         self._asked: dict[int, Any] = {}
-        self._seen: dict[tuple[str, str], TrialResult] = {}
+        self._seen: dict[tuple[str, str], TrialResult | None] = {}  # None: still running
+        self._exhausted: set[str] = set()
         self._units: dict[int, float] = {}
         self._number = 0
         self._calibration: dict[str, list[float]] = {}
@@ -199,7 +203,10 @@ class Search:
             self._studies[name] = study
         return study
 
-    def _ask(self, name: str, fixed: dict[str, Any] | None) -> tuple[Any, dict[str, Any]]:
+    def _ask(self, name: str, fixed: dict[str, Any] | None) -> tuple[Any, dict[str, Any]] | None:
+        """The next configuration of this learner, or None when TPE keeps proposing ones
+        already tried (a small discrete space, such as ARIMA orders, is exhausted): the
+        learner is then left out, rather than refitting a copy whose result is known."""
         import warnings
 
         study = self._study(name)
@@ -207,25 +214,28 @@ class Search:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 study.enqueue_trial(fixed)
-        for attempt in range(6):
+        for _ in range(ASK_ATTEMPTS):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 trial = study.ask()
                 params = self.learners[name].space(trial, self.ctx)
                 if self.ctx.log_target:
                     params["target"] = trial.suggest_categorical("target", ["identity", "log"])
-            seen = self._seen.get((name, repr(sorted(params.items()))))
-            if fixed is not None or seen is None or attempt == 5:
+            key = (name, repr(sorted(params.items())))
+            if fixed is not None or key not in self._seen:
                 break
             # TPE proposed a configuration already tried: answer from memory, ask again
-            study.tell(
-                trial,
-                seen.loss if seen.status == "completed" else None,
-                state=None if seen.status == "completed" else _fail_state(),
-            )
+            seen = self._seen[key]
+            if seen is not None and seen.status == "completed":
+                study.tell(trial, seen.loss)
+            else:  # failed, or still running
+                study.tell(trial, state=_fail_state())
+        else:
+            self._exhausted.add(name)
+            return None
         if fixed is not None:  # keys outside the search space (e.g. fixed boosting rounds)
             params = {**params, **{k: v for k, v in fixed.items() if k not in params}}
-        self._seen.setdefault((name, repr(sorted(params.items()))), None)  # type: ignore[arg-type]
+        self._seen.setdefault((name, repr(sorted(params.items()))), None)
         return trial, params
 
     def _tell(self, result: TrialResult) -> None:
@@ -260,20 +270,23 @@ class Search:
 
     def _converged(self) -> bool:
         """Every learner still worth searching has gone ``STAGNANT_TRIALS`` trials without
-        progress: the rest of the budget is better spent on the others (ensemble members)."""
+        progress (or has run out of configurations): the rest of the budget is better spent
+        on the others (ensemble members)."""
         open_ = [n for n in self.learners if math.isfinite(self._priority(n, revive=False))]
-        return bool(open_) and all(self._since_improved(n) >= STAGNANT_TRIALS for n in open_)
+        return all(self._since_improved(n) >= STAGNANT_TRIALS for n in open_)
 
     def _priority(self, name: str, *, revive: bool = False) -> float:
         mine = [r for r in self.results if r.learner == name]
         done = [r for r in mine if r.status == "completed"]
-        if not done or self.best is None:
+        if not done or self.best is None or name in self._exhausted:
             return math.inf
         if revive:
-            # the search has converged: fewest trials first, so every learner gets refined
+            # the search has converged: least time spent first, so every learner gets
+            # refined and a slow one (ARIMA) does not take the budget from the cheap ones
+            spent = sum(r.duration for r in mine)
             if self._since_improved(name) >= STAGNANT_TRIALS:
-                return math.inf if len(mine) > 2 * STAGNANT_TRIALS else 1e6 + len(mine)
-            return float(len(mine))
+                return math.inf if len(mine) > 2 * STAGNANT_TRIALS else 1e6 + spent
+            return spent
         best = min(r.loss for r in done)
         scale = max(abs(self.best.loss) * 0.05, 1e-4)
         gap = (best - self.best.loss) / scale
@@ -301,8 +314,9 @@ class Search:
                     (name, params, f"estimated to take more than {share:.0%} of the time left")
                 )
                 continue
-            trial, suggested = self._ask(name, params)
-            return self._spec(name, suggested, trial, fraction, "portfolio", now)
+            asked = self._ask(name, params)
+            assert asked is not None  # a fixed configuration is always asked
+            return self._spec(name, asked[1], asked[0], fraction, "portfolio", now)
         revive = self._revived = self._converged()
         ranked = sorted(
             (p, i, n)
@@ -316,7 +330,10 @@ class Search:
                 if math.isfinite(p := self._priority(n))
             )
         for _, _, name in ranked:
-            trial, params = self._ask(name, None)
+            asked = self._ask(name, None)
+            if asked is None:
+                continue
+            trial, params = asked
             fraction = self._fit_fraction(self.learners[name], params, now)
             if fraction is None:
                 import optuna
@@ -328,7 +345,10 @@ class Search:
             # Nothing is estimated to fit: rather than idle, try the best learner on the
             # smallest sample; its deadline still stops it in time.
             name = ranked[0][2]
-            trial, params = self._ask(name, None)
+            asked = self._ask(name, None)
+            if asked is None:
+                return None
+            trial, params = asked
             fraction = 1.0
             while self.ctx.n_rows * fraction / 2 >= _SUBSAMPLE_MIN_ROWS:
                 fraction /= 2
