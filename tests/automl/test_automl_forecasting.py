@@ -92,3 +92,21 @@ def test_a_small_space_is_searched_once_then_the_search_stops(two_series) -> Non
     assert len(tried) == len(set(tried))
     assert fc.stop_reason_ == "no configuration left to try"
     assert sum(r.learner == "ExponentialSmoothing" for r in fc.trials_) >= 4
+
+
+def test_a_converged_forecast_search_stops_instead_of_refitting_the_leader(two_series) -> None:
+    # A few dozen validation points: once LightGBM has stopped improving, more of its trials
+    # would only fit the validation windows better by chance, so the fit ends early.
+    single = two_series[two_series["store"] == "b"].drop(columns=["store"])
+    fc = AutoMLForecaster(
+        time_column="month",
+        horizon=6,
+        time_budget=300,
+        allowed_learners=["SeasonalNaive", "LightGBM"],
+        n_jobs=1,
+        verbose=0,
+        random_state=0,
+    ).fit(single, "sales")
+    assert fc.stop_reason_ == "no configuration left to try"
+    gbm = [r for r in fc.trials_ if r.learner == "LightGBM"]
+    assert 20 <= len(gbm) <= 100  # converged after a few dozen (the budget allows thousands)

@@ -110,6 +110,7 @@ class Search:
         n_features: int = 1,
         callbacks: list[SearchCallback] | None = None,
         spec_kind: str = "tabular",
+        stop_when_converged: bool = False,
         space_context: FitContext | None = None,
         learner_table: dict[str, Learner] | None = None,
     ) -> None:
@@ -122,6 +123,7 @@ class Search:
         self.seed = seed
         self.callbacks = callbacks or []
         self.spec_kind = spec_kind
+        self.stop_when_converged = stop_when_converged
         self.table = learner_table or LEARNERS
         n_train = len(data.folds[0][0]) if data.folds else len(data.y)
         self.ctx = space_context or FitContext(
@@ -323,7 +325,8 @@ class Search:
             for i, n in enumerate(self.learners)
             if math.isfinite(p := self._priority(n, revive=revive))
         )
-        if revive and not ranked:  # every learner has converged: back to the best ones
+        if revive and not ranked and not self.stop_when_converged:
+            # every learner has converged: back to the best ones
             ranked = sorted(
                 (p, i, n)
                 for i, n in enumerate(self.learners)
@@ -331,8 +334,8 @@ class Search:
             )
         for _, _, name in ranked:
             asked = self._ask(name, None)
-            if asked is None:
-                continue
+            if asked is None:  # just found exhausted: that can change the whole ranking
+                return self._next(now)
             trial, params = asked
             fraction = self._fit_fraction(self.learners[name], params, now)
             if fraction is None:
@@ -347,7 +350,7 @@ class Search:
             name = ranked[0][2]
             asked = self._ask(name, None)
             if asked is None:
-                return None
+                return self._next(now)
             trial, params = asked
             fraction = 1.0
             while self.ctx.n_rows * fraction / 2 >= _SUBSAMPLE_MIN_ROWS:

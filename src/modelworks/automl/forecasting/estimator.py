@@ -270,6 +270,9 @@ def run_forecast(
             seed=settings.random_state,
             callbacks=callbacks,
             spec_kind="forecast",
+            # a few dozen validation points: once every learner has converged, more trials
+            # of the leader only fit the validation windows (by chance) better, not the future
+            stop_when_converged=True,
             space_context=FitContext("forecasting", 0, len(all_values), 1),
             learner_table=FORECAST_LEARNERS,
         )
