@@ -81,6 +81,25 @@ def test_crashing_and_overdue_trials_are_recorded_and_the_executor_goes_on(
         executor.shutdown()
 
 
+def test_shutdown_returns_when_the_accepting_thread_has_already_ended(tmp_path, cancer) -> None:
+    """A worker killed mid-handshake ends the accepting thread during shutdown; waking it
+    must not then wait for a challenge nobody sends (a canceled AutoML job hung there)."""
+    import socket
+    import threading
+
+    X, y = cancer
+    executor = LocalProcessExecutor(_data(tmp_path, X, y.to_numpy()), n_workers=1)
+    executor._closed = True  # what shutdown sets first; a broken connection then ends the thread
+    with socket.socket(socket.AF_UNIX) as broken:
+        broken.connect(str(executor._dir / "socket"))
+    executor._accepter.join(timeout=30)
+    assert not executor._accepter.is_alive()
+    done = threading.Thread(target=executor.shutdown, daemon=True)
+    done.start()
+    done.join(timeout=30)
+    assert not done.is_alive(), "shutdown hung waking an accepting thread that had ended"
+
+
 def _board(clf: AutoMLClassifier) -> pd.DataFrame:
     board = clf.leaderboard_.drop(columns=["duration_s"]).copy()
     board["params"] = board["params"].astype(str)

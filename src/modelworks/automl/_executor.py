@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import tempfile
@@ -236,12 +237,13 @@ class LocalProcessExecutor:
             except subprocess.TimeoutExpired:
                 worker.process.kill()
                 worker.process.wait()
-        try:  # wake the accepting thread so it sees _closed and ends
-            from multiprocessing.connection import Client
-
-            Client(str(self._dir / "socket"), family="AF_UNIX", authkey=self._authkey).close()
-        except OSError:
-            pass
+        if self._accepter.is_alive():
+            # Wake the accepting thread so it sees _closed and ends. A bare connection, not
+            # multiprocessing's Client: that waits for the listener's challenge, forever when
+            # the thread has ended meanwhile (a killed worker's half-made connection ends it).
+            with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as wake:
+                wake.settimeout(1.0)
+                wake.connect(str(self._dir / "socket"))
         self._accepter.join(timeout=1.0)
         with contextlib.suppress(OSError):
             self._listener.close()
