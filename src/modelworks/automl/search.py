@@ -145,6 +145,8 @@ class Search:
         self._calibration: dict[str, list[float]] = {}
         self.best: TrialResult | None = None
         self.stop_reason = ""
+        #: Why :meth:`_next` last found nothing to run (the stop reason when nothing runs).
+        self._idle_reason = "no configuration left to try"
         self._local: Any = None  # the thread of a trial run in this process
         self._local_done: list[TrialResult] = []
         self._revived = False
@@ -356,6 +358,12 @@ class Search:
             while self.ctx.n_rows * fraction / 2 >= _SUBSAMPLE_MIN_ROWS:
                 fraction /= 2
             return self._spec(name, params, trial, fraction, "search", now)
+        if ranked:
+            self._idle_reason = "time budget reached"  # too little time left for any trial
+        elif revive and self.stop_when_converged and set(self.learners) - self._exhausted:
+            self._idle_reason = "every learner has converged"
+        else:
+            self._idle_reason = "no configuration left to try"
         return None
 
     def _spec(
@@ -506,7 +514,7 @@ class Search:
                 spec = self._next(time.time())
                 if spec is None:
                     if not self._busy():
-                        closing, self.stop_reason = True, "no configuration left to try"
+                        closing, self.stop_reason = True, self._idle_reason
                     break
                 for callback in self.callbacks:
                     callback.on_trial_start(spec)
