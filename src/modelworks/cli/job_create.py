@@ -111,7 +111,7 @@ def create(
     ctx: typer.Context,
     file: Annotated[
         Path,
-        typer.Option("--file", "-f", help="Job YAML (type: command or sweep).", show_default=False),
+        typer.Option("--file", "-f", help="Job YAML (type: command, sweep or automl).", show_default=False),
     ],
     set_: Annotated[
         list[str] | None,
@@ -123,7 +123,7 @@ def create(
     ] = False,
     output: OutputOpt = Output.table,
 ) -> None:
-    """Submit a job described by an Azure ML CLI v2 YAML file (command or sweep)."""
+    """Submit a job described by an Azure ML CLI v2 YAML file (command, sweep or automl)."""
     ws = workspace(ctx)
     overrides = list(set_ or [])
     if name:
