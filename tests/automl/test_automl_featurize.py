@@ -77,3 +77,14 @@ def test_target_encoding_is_cross_fitted() -> None:
     encoded = Xt[:, featurizer.feature_names_out_.index("key__target0")]
     corr = np.corrcoef(encoded, y)[0, 1]
     assert abs(corr) < 0.5  # an in-sample encoding of 2-row groups would correlate strongly
+
+
+def test_category_codes_follow_the_alphabet_not_the_counts() -> None:
+    # XGBoost and the forests split codes as numbers: in alphabetical order "a4" and
+    # "a4 quattro" (or grades "D" to "G") sit side by side whatever their counts.
+    names = ["a4"] * 2 + ["a4 quattro"] * 9 + ["camry"] * 5 + ["D"] * 1 + ["G"] * 3
+    table = pd.DataFrame({"model": names, "x": np.arange(len(names), dtype=float)})
+    tree = Featurizer(infer_column_kinds(table), mode="tree", task="regression")
+    codes = tree.fit_transform(table, np.arange(len(names), dtype=float))[:, 0]
+    by_name = dict(zip(names, codes, strict=True))
+    assert sorted(by_name, key=by_name.__getitem__) == ["D", "G", "a4", "a4 quattro", "camry"]

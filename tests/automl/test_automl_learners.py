@@ -35,13 +35,14 @@ def test_lightgbm_splits_on_a_category_of_twenty_rows_on_a_small_table() -> None
         "reg_alpha": 0.001,
         "features": "tree",
         "rounds": 200,
+        "defaults": True,
     }
     tuned = dict(params)
-    del tuned["rounds"]
+    del tuned["rounds"], tuned["defaults"]
     tuned_model = LEARNERS["LightGBM"].build(tuned, ctx)
     assert tuned_model.get_params()["min_data_per_group"] == 7  # min_child_samples, capped
 
-    # fixed rounds = LightGBM exactly as configured (its defaults in the portfolio)
+    # ``defaults`` = LightGBM exactly as configured (its defaults in the portfolio)
     as_given = fit_learner(LEARNERS["LightGBM"], params, ctx, X, y)
     assert "min_data_per_group" not in as_given.get_params() or (
         as_given.get_params()["min_data_per_group"] is None
@@ -49,3 +50,32 @@ def test_lightgbm_splits_on_a_category_of_twenty_rows_on_a_small_table() -> None
     fitted = fit_learner(LEARNERS["LightGBM"], {**tuned, "n_estimators": 200}, ctx, X, y)
     assert r2_score(yt, fitted.predict(Xt)) > 0.9
     assert r2_score(yt, as_given.predict(Xt)) < 0.5  # the default rule at work
+
+
+def test_boosting_runs_fixed_rounds_on_small_tables_and_early_stops_on_large() -> None:
+    from modelworks.automl.learners import FIXED_ROUNDS_BELOW
+    from modelworks.automl.portfolio import portfolio
+
+    # a small table: the search and the portfolio name the rounds, and a fit with validation
+    # rows runs exactly that many (stopping early on those rows would flatter their score)
+    X, y = _category_table(150, seed=0)
+    Xv, yv = _category_table(60, seed=1)
+    small = FitContext(task="regression", n_classes=0, n_rows=150, n_features=2)
+    import optuna
+
+    for name in ("LightGBM", "XGBoost", "CatBoost"):
+        trial = optuna.create_study().ask()
+        assert "rounds" in LEARNERS[name].space(trial, small)
+    configs = portfolio("regression", ["LightGBM", "XGBoost", "CatBoost"], fixed_rounds=True)
+    assert configs and all("rounds" in params for _, params in configs)
+    params = {"learning_rate": 0.3, "max_depth": 3, "features": "tree", "rounds": 37}
+    fixed = fit_learner(LEARNERS["XGBoost"], params, small, X, y, Xv, yv)
+    assert fixed.get_booster().num_boosted_rounds() == 37
+    # a large table keeps early stopping on the validation rows
+    large = FitContext(
+        task="regression", n_classes=0, n_rows=FIXED_ROUNDS_BELOW, n_features=2
+    )
+    assert "rounds" not in LEARNERS["XGBoost"].space(optuna.create_study().ask(), large)
+    del params["rounds"]
+    stopped = fit_learner(LEARNERS["XGBoost"], params, large, X, y, Xv, yv)
+    assert stopped.best_iteration < stopped.get_booster().num_boosted_rounds() < 10000

@@ -26,7 +26,7 @@ from modelworks.automl import guardrails
 from modelworks.automl._trial import TrialData, TrialResult
 from modelworks.automl.ensemble import EnsembleChoice, greedy_selection, stack
 from modelworks.automl.featurize import KIND_DROP, ColumnKinds, infer_column_kinds
-from modelworks.automl.learners import available_learners
+from modelworks.automl.learners import FIXED_ROUNDS_BELOW, available_learners
 from modelworks.automl.metrics import Metric, compute_metrics, default_metric, get_metric
 from modelworks.automl.model import AutoMLModel, BaggedModel, as_frame
 from modelworks.automl.portfolio import portfolio
@@ -334,7 +334,12 @@ def run_tabular(
             data,
             metric=metric,
             learners=learners,
-            portfolio=portfolio(task, [lr.name for lr in learners], log_target=log_target),
+            portfolio=portfolio(
+                task,
+                [lr.name for lr in learners],
+                log_target=log_target,
+                fixed_rounds=len(folds[0][0]) < FIXED_ROUNDS_BELOW,
+            ),
             executor=executor,
             limits=SearchLimits(
                 end=end,

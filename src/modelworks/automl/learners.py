@@ -89,8 +89,41 @@ def _patience(learning_rate: float, n_rows: int = 100_000) -> int:
     return int(min(100, max(20, 3.0 / max(learning_rate, 1e-3))))
 
 
+FIXED_ROUNDS_BELOW = 2000
+"""Below this many training rows per fold, boosting runs a searched, fixed number of rounds
+instead of early-stopping on the fold's validation rows: on a fold of a few dozen rows,
+stopping where those rows score best flatters the very score that ranks the trial and picks
+the ensemble, so the search chases lucky folds (mpg table, 175 rows: a cross-validated R2 of
+0.93 for models that held out at 0.89). Rounds are cheap on such tables."""
+
+
+def fixed_rounds(ctx: FitContext) -> bool:
+    """Whether boosting on this data runs fixed rounds (see ``FIXED_ROUNDS_BELOW``)."""
+    return ctx.n_rows < FIXED_ROUNDS_BELOW
+
+
+def default_rounds(learning_rate: float) -> int:
+    """Boosting rounds that suit a learning rate when none were searched: 100 at 0.1."""
+    return int(min(2000, max(20, round(10.0 / max(learning_rate, 1e-3)))))
+
+
+def _rounds_space(trial: Any, ctx: FitContext) -> dict[str, Any]:
+    if not fixed_rounds(ctx):
+        return {}
+    return {"rounds": trial.suggest_int("rounds", 20, 2000, log=True)}
+
+
+def _planned_rounds(params: dict[str, Any]) -> float:
+    """Rounds a trial is expected to run: its fixed rounds, or where early stopping lands."""
+    if "rounds" in params:
+        return float(params["rounds"])
+    lr = float(params.get("learning_rate", 0.1))
+    return 8.0 / lr + _patience(lr)
+
+
 def _lgbm_space(trial: Any, ctx: FitContext) -> dict[str, Any]:
     return {
+        **_rounds_space(trial, ctx),
         "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
         "num_leaves": trial.suggest_int("num_leaves", 4, 256, log=True),
         "min_child_samples": trial.suggest_int("min_child_samples", 2, 100, log=True),
@@ -105,15 +138,16 @@ def _lgbm_space(trial: Any, ctx: FitContext) -> dict[str, Any]:
 def _lgbm_build(params: dict[str, Any], ctx: FitContext) -> Any:
     import lightgbm
 
-    kwargs = {k: v for k, v in params.items() if k not in ("features", "rounds")}
-    # ``rounds`` (LightGBM's defaults in the portfolio) means exactly that many boosting
-    # rounds and the parameters as given; otherwise up to 10,000 rounds, early-stopped on the
-    # fold's validation rows (a refit passes the rounds it found as ``n_estimators``).
+    kwargs = {k: v for k, v in params.items() if k not in ("features", "rounds", "defaults")}
+    # ``rounds`` means exactly that many boosting rounds; otherwise up to 10,000 rounds,
+    # early-stopped on the fold's validation rows. ``defaults`` (LightGBM's defaults in the
+    # portfolio) also keeps the parameters exactly as given.
     fixed = "rounds" in params
     if fixed:
         kwargs["n_estimators"] = int(params["rounds"])
     kwargs.setdefault("n_estimators", 10000)
-    if "min_child_samples" in kwargs and not fixed:  # a leaf of 50 rows is no leaf on 100 rows
+    exact = bool(params.get("defaults"))
+    if "min_child_samples" in kwargs and not exact:  # a leaf of 50 rows is no leaf on 100 rows
         kwargs["min_child_samples"] = int(
             min(kwargs["min_child_samples"], max(2, ctx.n_rows // 20))
         )
@@ -182,8 +216,7 @@ _LGBM_EVAL_XY = _lgbm_takes_eval_xy()
 
 
 def _lgbm_units(params: dict[str, Any], ctx: FitContext) -> float:
-    lr = float(params.get("learning_rate", 0.1))
-    rounds = 8.0 / lr + _patience(lr)
+    rounds = _planned_rounds(params)
     leaves = float(params.get("num_leaves", 31))
     classes = ctx.n_classes if ctx.n_classes > 2 else 1
     return ctx.n_rows * max(ctx.n_features, 1) * rounds * (0.5 + leaves / 64.0) * classes
@@ -194,9 +227,10 @@ def _lgbm_units(params: dict[str, Any], ctx: FitContext) -> float:
 
 def _xgb_space(trial: Any, ctx: FitContext) -> dict[str, Any]:
     return {
+        **_rounds_space(trial, ctx),
         "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.3, log=True),
         "max_depth": trial.suggest_int("max_depth", 2, 10),
-        "min_child_weight": trial.suggest_float("min_child_weight", 0.5, 20.0, log=True),
+        "min_child_weight": trial.suggest_float("min_child_weight", 0.01, 20.0, log=True),
         "subsample": trial.suggest_float("subsample", 0.5, 1.0),
         "colsample_bytree": trial.suggest_float("colsample_bytree", 0.3, 1.0),
         "reg_lambda": trial.suggest_float("reg_lambda", 1e-3, 30.0, log=True),
@@ -213,8 +247,10 @@ def _xgb_build(params: dict[str, Any], ctx: FitContext) -> Any:
     kwargs = {
         "n_estimators": 10000,
         "early_stopping_rounds": _patience(lr, ctx.n_rows),
-        **{k: v for k, v in params.items() if k != "features"},
+        **{k: v for k, v in params.items() if k not in ("features", "rounds")},
     }
+    if "rounds" in params:
+        kwargs.update(n_estimators=int(params["rounds"]), early_stopping_rounds=None)
     return cls(
         tree_method="hist",
         n_jobs=ctx.n_threads,
@@ -234,7 +270,7 @@ def _xgb_fit(model: Any, X: Any, y: Any, Xv: Any, yv: Any, ctx: FitContext) -> N
             return time.time() > deadline
 
     model.set_params(callbacks=[StopAtDeadline()])
-    if Xv is None:
+    if Xv is None or model.get_params()["early_stopping_rounds"] is None:
         rounds = int(model.get_params()["n_estimators"])
         model.set_params(early_stopping_rounds=None, n_estimators=rounds if rounds <= 5000 else 300)
         model.fit(X, y, verbose=False)
@@ -244,8 +280,7 @@ def _xgb_fit(model: Any, X: Any, y: Any, Xv: Any, yv: Any, ctx: FitContext) -> N
 
 
 def _xgb_units(params: dict[str, Any], ctx: FitContext) -> float:
-    lr = float(params.get("learning_rate", 0.1))
-    rounds = 8.0 / lr + _patience(lr)
+    rounds = _planned_rounds(params)
     depth = float(params.get("max_depth", 6))
     classes = ctx.n_classes if ctx.n_classes > 2 else 1
     return 1.5 * ctx.n_rows * max(ctx.n_features, 1) * rounds * (0.3 + depth / 8.0) * classes
@@ -256,6 +291,7 @@ def _xgb_units(params: dict[str, Any], ctx: FitContext) -> float:
 
 def _cat_space(trial: Any, ctx: FitContext) -> dict[str, Any]:
     return {
+        **_rounds_space(trial, ctx),
         "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
         "depth": trial.suggest_int("depth", 4, 8),
         "l2_leaf_reg": trial.suggest_float("l2_leaf_reg", 0.5, 20.0, log=True),
@@ -317,9 +353,9 @@ def _cat_build(params: dict[str, Any], ctx: FitContext) -> Any:
     cls = (
         catboost.CatBoostClassifier if ctx.task == "classification" else catboost.CatBoostRegressor
     )
-    kwargs = {"iterations": 5000, **{k: v for k, v in params.items() if k != "n_estimators"}}
-    if "n_estimators" in params:
-        kwargs["iterations"] = int(params["n_estimators"])
+    kwargs = {"iterations": 5000, **{k: v for k, v in params.items() if k != "rounds"}}
+    if "rounds" in params:
+        kwargs["iterations"] = int(params["rounds"])
     else:
         kwargs.update(
             od_type="Iter",
@@ -351,7 +387,7 @@ def _cat_fit(model: Any, X: Any, y: Any, Xv: Any, yv: Any, ctx: FitContext) -> N
     if sp.issparse(X):
         raise InvalidInputError("CatBoost is not used with sparse text features.")
     kwargs: dict[str, Any] = {}
-    if Xv is not None:
+    if Xv is not None and model.model.get_params().get("od_type") is not None:
         kwargs["eval_set"] = (Xv, yv)
         kwargs["use_best_model"] = True
     elif model.model.get_params().get("iterations", 1000) > 5000:
@@ -362,8 +398,7 @@ def _cat_fit(model: Any, X: Any, y: Any, Xv: Any, yv: Any, ctx: FitContext) -> N
 
 
 def _cat_units(params: dict[str, Any], ctx: FitContext) -> float:
-    lr = float(params.get("learning_rate", 0.1))
-    rounds = 8.0 / lr + _patience(lr)
+    rounds = _planned_rounds(params)
     return 20.0 * ctx.n_rows * max(ctx.n_features, 1) * rounds * (2 ** params.get("depth", 6) / 64)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelworks.automl.learners import default_rounds
+
 __all__ = ["portfolio"]
 
 _LGBM_BASE = {
@@ -26,7 +28,7 @@ _LGBM_BASE = {
 _PORTFOLIO: list[tuple[str, dict[str, Any]]] = [
     # LightGBM exactly as its defaults (100 rounds, no early stopping): the baseline users
     # compare against is always a candidate, so the ensemble starts at least as good.
-    ("LightGBM", {**_LGBM_BASE, "min_child_samples": 20, "rounds": 100}),
+    ("LightGBM", {**_LGBM_BASE, "min_child_samples": 20, "rounds": 100, "defaults": True}),
     ("LightGBM", _LGBM_BASE),
     ("LogisticRegression", {"C": 1.0}),
     ("ElasticNet", {"alpha": 0.001, "l1_ratio": 0.5}),
@@ -108,13 +110,18 @@ _LOG_TARGET_AFTER = 2
 defaults) are also tried on log1p(y), right after themselves."""
 
 
+_BOOSTING = ("LightGBM", "XGBoost", "CatBoost")
+
+
 def portfolio(
-    task: str, learners: list[str], *, log_target: bool = False
+    task: str, learners: list[str], *, log_target: bool = False, fixed_rounds: bool = False
 ) -> list[tuple[str, dict[str, Any]]]:
     """The portfolio's configurations for the given learner names, in trying order.
 
     ``log_target`` (a skewed non-negative regression target): every configuration names its
     target scale, and the strongest boosting ones are also tried on the log scale.
+    ``fixed_rounds`` (a small table, see ``learners.FIXED_ROUNDS_BELOW``): every boosting
+    configuration names its rounds, as the search's own trials there do.
     """
     out = []
     doubled = 0
@@ -122,13 +129,15 @@ def portfolio(
         if name not in learners:
             continue
         params = dict(params)
+        if fixed_rounds and name in _BOOSTING:
+            params.setdefault("rounds", default_rounds(float(params.get("learning_rate", 0.1))))
         if task == "regression" and params.get("criterion") in ("gini", "entropy"):
             params["criterion"] = "squared_error"
         if not log_target:
             out.append((name, params))
             continue
         out.append((name, {**params, "target": "identity"}))
-        boosting = name in ("LightGBM", "XGBoost", "CatBoost") and "rounds" not in params
+        boosting = name in _BOOSTING and not params.get("defaults")
         if boosting and doubled < _LOG_TARGET_AFTER:
             out.append((name, {**params, "target": "log"}))
             doubled += 1
