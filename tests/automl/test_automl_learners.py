@@ -72,9 +72,7 @@ def test_boosting_runs_fixed_rounds_on_small_tables_and_early_stops_on_large() -
     fixed = fit_learner(LEARNERS["XGBoost"], params, small, X, y, Xv, yv)
     assert fixed.get_booster().num_boosted_rounds() == 37
     # a large table keeps early stopping on the validation rows
-    large = FitContext(
-        task="regression", n_classes=0, n_rows=FIXED_ROUNDS_BELOW, n_features=2
-    )
+    large = FitContext(task="regression", n_classes=0, n_rows=FIXED_ROUNDS_BELOW, n_features=2)
     assert "rounds" not in LEARNERS["XGBoost"].space(optuna.create_study().ask(), large)
     del params["rounds"]
     stopped = fit_learner(LEARNERS["XGBoost"], params, large, X, y, Xv, yv)

@@ -111,7 +111,9 @@ def create(
     ctx: typer.Context,
     file: Annotated[
         Path,
-        typer.Option("--file", "-f", help="Job YAML (type: command, sweep or automl).", show_default=False),
+        typer.Option(
+            "--file", "-f", help="Job YAML (type: command, sweep or automl).", show_default=False
+        ),
     ],
     set_: Annotated[
         list[str] | None,
