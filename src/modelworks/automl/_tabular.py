@@ -26,7 +26,7 @@ from modelworks.automl import guardrails
 from modelworks.automl._trial import TrialData, TrialResult
 from modelworks.automl.ensemble import EnsembleChoice, greedy_selection, stack
 from modelworks.automl.featurize import KIND_DROP, ColumnKinds, infer_column_kinds
-from modelworks.automl.learners import FIXED_ROUNDS_BELOW, available_learners
+from modelworks.automl.learners import available_learners, fixed_rounds
 from modelworks.automl.metrics import Metric, compute_metrics, default_metric, get_metric
 from modelworks.automl.model import AutoMLModel, BaggedModel, as_frame
 from modelworks.automl.portfolio import portfolio
@@ -338,7 +338,7 @@ def run_tabular(
                 task,
                 [lr.name for lr in learners],
                 log_target=log_target,
-                fixed_rounds=len(folds[0][0]) < FIXED_ROUNDS_BELOW,
+                fixed_rounds=fixed_rounds(len(folds[0][0])),
             ),
             executor=executor,
             limits=SearchLimits(

@@ -14,7 +14,8 @@ Two modes serve two families of learners:
   values repeat (at most 5% distinct), how often each value occurs; categories as integer
   codes in alphabetical order (listed in ``categorical_indices_`` for LightGBM/CatBoost);
   high-cardinality categories as frequency + target encodings; datetime parts; text as
-  TF-IDF reduced by truncated SVD. ``tree_te`` also target-encodes those repeated-value numeric columns.
+  TF-IDF reduced by truncated SVD. ``tree_te`` also target-encodes those repeated-value
+  numeric columns.
 - ``dense``: for linear models, kNN and MLPs — median imputation with missing-value indicators
   and standard scaling, one-hot categories (rare ones grouped), target encodings, TF-IDF kept
   sparse.

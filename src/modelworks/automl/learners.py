@@ -97,9 +97,10 @@ the ensemble, so the search chases lucky folds (mpg table, 175 rows: a cross-val
 0.93 for models that held out at 0.89). Rounds are cheap on such tables."""
 
 
-def fixed_rounds(ctx: FitContext) -> bool:
-    """Whether boosting on this data runs fixed rounds (see ``FIXED_ROUNDS_BELOW``)."""
-    return ctx.n_rows < FIXED_ROUNDS_BELOW
+def fixed_rounds(n_rows: int) -> bool:
+    """Whether boosting on folds of ``n_rows`` training rows runs fixed rounds (see
+    ``FIXED_ROUNDS_BELOW``): the one rule for the search's spaces and the portfolio."""
+    return n_rows < FIXED_ROUNDS_BELOW
 
 
 def default_rounds(learning_rate: float) -> int:
@@ -108,7 +109,7 @@ def default_rounds(learning_rate: float) -> int:
 
 
 def _rounds_space(trial: Any, ctx: FitContext) -> dict[str, Any]:
-    if not fixed_rounds(ctx):
+    if not fixed_rounds(ctx.n_rows):
         return {}
     return {"rounds": trial.suggest_int("rounds", 20, 2000, log=True)}
 
