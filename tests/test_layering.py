@@ -14,7 +14,7 @@ PLACES = {
     "sqlalchemy": ("store/sql/",),
     "alembic": ("store/sql/",),
     "httpx": ("store/rest/",),
-    "ray": ("compute/ray.py",),
+    "ray": ("compute/ray.py", "compute/ray_trials.py"),
     "optuna": ("sweep/", "automl/"),
     "typer": ("cli/",),
 }

@@ -57,6 +57,7 @@ def test_automl_job_end_to_end(jobs_ws: mw.Workspace, tmp_path: Path, bank_small
     children = jobs_ws.runs.children(final.id)
     assert len(children) >= 2
     assert {c.tags["mw.automl.learner"] for c in children}.isdisjoint({"KNN", "MLP"})
+    assert {c.tags["mw.automl.ran_on"] for c in children} == {"local"}
     model = jobs_ws.models.get("bank-job-model@latest")
     assert model.version == "1"
     log = jobs_ws.jobs.logs(created.name)

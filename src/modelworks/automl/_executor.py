@@ -1,8 +1,9 @@
 """Where trials run: the :class:`TrialExecutor` port and its local process-pool adapter.
 
-The search only needs four things from an executor — how many trials it can run at once,
-``submit`` a trial, ``wait`` for finished ones, ``shutdown`` — so the same loop can later
-send trials to the job compute's executor or to Ray. :class:`LocalProcessExecutor` keeps
+The search only needs a few things from an executor — how many trials it can run at once,
+``submit`` a trial, ``wait`` for finished ones, ``shutdown`` — so the same loop sends trials
+to local processes or to a Ray cluster (:func:`open_trial_executor` picks one from the run's
+compute; the Ray adapter is :mod:`modelworks.compute.ray_trials`). :class:`LocalProcessExecutor` keeps
 ``n_workers`` worker processes (``python -m modelworks.automl._worker``), each loading the
 trial data once. A trial that runs past its deadline (plus a grace period) has its worker
 killed and is reported as ``timeout``; a worker that dies is reported as ``failed`` with the
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -26,7 +28,7 @@ from typing import Any, Protocol
 
 from modelworks.automl._trial import TrialResult, TrialSpec
 
-__all__ = ["LocalProcessExecutor", "TrialExecutor"]
+__all__ = ["LocalProcessExecutor", "TrialExecutor", "open_trial_executor", "trial_compute"]
 
 _THREAD_ENV = (
     "OMP_NUM_THREADS",
@@ -49,6 +51,8 @@ class TrialExecutor(Protocol):
     """
 
     capacity: int
+
+    def idle(self) -> int: ...
 
     def submit(self, spec: TrialSpec) -> None: ...
 
@@ -250,6 +254,94 @@ class LocalProcessExecutor:
         import shutil
 
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+_RAY_ADDRESS = re.compile(r"^(auto|ray://\S+|[\w.\-]+:\d+|\[[0-9a-fA-F:]+\]:\d+)$")
+
+
+def trial_compute(
+    compute: str | None, workspace: Any = None, *, strict: bool = True
+) -> tuple[str | None, dict[str, Any]]:
+    """Where trials run, from what a user named: ``(None, {})`` for local worker processes,
+    else ``(ray_address, config)``.
+
+    ``compute`` is ``None``/``"local"``, a Ray address (``auto``, ``host:6379``,
+    ``ray://host:10001``) or the name of a compute registered in ``workspace`` (``azureml:``
+    prefix allowed). An unknown name is an error when ``strict``, else local (as a job's
+    ``compute:`` naming an Azure cluster that is not registered here).
+    """
+    if compute is None or compute.strip() in ("", "local", "azureml:local"):
+        return None, {}
+    text = compute.strip().removeprefix("azureml:")
+    if workspace is not None:
+        from modelworks.errors import NotFoundError
+
+        try:
+            record = workspace.compute.get(text)
+        except NotFoundError:
+            record = None
+        if record is not None:
+            if record.type == "ray":
+                return _actor_address(str(record.address or "auto"), text), dict(
+                    record.config or {}
+                )
+            return None, {}
+    if text.startswith(("http://", "https://")):
+        return _actor_address(text, text), {}
+    if _RAY_ADDRESS.match(text):
+        return text, {}
+    if not strict:
+        return None, {}
+    from modelworks.errors import InvalidInputError
+
+    where = (
+        " registered in the workspace"
+        if workspace is not None
+        else " (pass workspace= to use a registered one)"
+    )
+    raise InvalidInputError(
+        f"The 'compute' parameter must be 'local', a Ray address ('auto', 'host:6379', "
+        f"'ray://host:10001') or the name of a compute{where}. Got {compute!r} instead."
+    )
+
+
+def _actor_address(address: str, name: str) -> str:
+    if address.startswith(("http://", "https://")):
+        from modelworks.errors import InvalidInputError
+
+        raise InvalidInputError(
+            f"Compute {name!r}: AutoML trials run as Ray actors, which need the cluster's GCS "
+            f"address (host:6379) or a Ray Client address (ray://host:10001); {address!r} is "
+            "the dashboard's Jobs API, which only command jobs use. Register the compute with "
+            "one of those (`modelworks compute create --name NAME --type ray --address "
+            "host:6379 --replace`)."
+        )
+    return address
+
+
+def open_trial_executor(
+    data_path: str,
+    *,
+    n_workers: int | None,
+    grace: float,
+    compute: str | None = None,
+    config: dict[str, Any] | None = None,
+) -> Any:
+    """The executor for a run's trials: local worker processes (``compute`` None), or Ray
+    actors on the cluster at the address ``compute`` (``n_workers`` None: one per CPU)."""
+    if compute is None:
+        from modelworks.automl.settings import default_n_jobs
+
+        return LocalProcessExecutor(data_path, n_workers=n_workers or default_n_jobs(), grace=grace)
+    from modelworks.compute.ray_trials import RayTrialExecutor
+
+    return RayTrialExecutor(
+        data_path,
+        address=compute,
+        n_workers=n_workers,
+        grace=grace,
+        runtime_env=(config or {}).get("runtime_env"),
+    )
 
 
 def _tail(path: Path, lines: int = 5) -> str:

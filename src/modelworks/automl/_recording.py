@@ -84,7 +84,8 @@ class RunRecorder:
             "primary_metric": self.metric.name,
             "time_budget_s": settings.time_budget,
             "max_trials": settings.max_trials,
-            "max_concurrent_trials": settings.workers,
+            "max_concurrent_trials": settings.trial_workers or "one per CPU",
+            "compute": f"ray {settings.compute}" if settings.compute else "local",
             "n_cross_validations": settings.n_cross_validations,
             "enable_vote_ensemble": settings.enable_vote_ensemble,
             "enable_stack_ensemble": settings.enable_stack_ensemble,
@@ -122,7 +123,8 @@ class RunRecorder:
             if math.isfinite(value):
                 metrics[f"fold_{i}_loss"] = value
         runs.log_metrics(run_id, metrics)
-        runs.set_tag(run_id, "mw.automl.status", result.status)
+        where = str(result.extra.get("executor", "local"))  # "ray:<host>:<pid>" on a Ray compute
+        runs.set_tags(run_id, {"mw.automl.status": result.status, "mw.automl.ran_on": where})
         runs.end(run_id, _STATUS.get(result.status, "Failed"), error=result.error)
         if best is not None:
             runs.log_metric(

@@ -323,13 +323,18 @@ def run_tabular(
         data_path = os.path.join(workdir, "data.pkl")
         with open(data_path, "wb") as fh:
             pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        workers = settings.workers
         if executor_factory is None:
-            from modelworks.automl._executor import LocalProcessExecutor
+            from modelworks.automl._executor import open_trial_executor
 
-            executor = LocalProcessExecutor(data_path, n_workers=workers, grace=grace)
+            executor = open_trial_executor(
+                data_path,
+                n_workers=settings.trial_workers,
+                grace=grace,
+                compute=settings.compute,
+                config=settings.compute_config,
+            )
         else:
-            executor = executor_factory(data_path, workers, grace)
+            executor = executor_factory(data_path, settings.workers, grace)
         search = Search(
             data,
             metric=metric,

@@ -101,7 +101,7 @@ def run_automl_driver(ctx: JobContext, *, ring: Callable[[], None]) -> str:
             ctx.check()
             sink.system(f"reading {name} ({entry.get('ref') or entry.get('artifact', '')})")
             tables[name] = _read_input(ctx, name, entry, folder / "inputs")
-        view = LogView(settings_from_spec(spec), write, stop=ctx.stopped)
+        view = LogView(settings_from_spec(spec, workspace=ws), write, stop=ctx.stopped)
         result = run_automl_job(ws, spec, progress=view, parent_id=ctx.run_id, tables=tables)
         outcome = result.outcome
         write(

@@ -11,6 +11,9 @@ Constructors only store their arguments; ``fit`` checks them, runs the search an
 
 With ``workspace=`` the run is recorded — a parent run of kind ``automl`` with one child run
 (kind ``trial``) per trial — and ``register_model="name"`` registers the best model.
+``compute=`` sends the trials to a Ray cluster (an address such as ``"host:6379"`` or
+``"ray://host:10001"``, or the name of a Ray compute registered in ``workspace``); by default
+they run in local worker processes.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ class _AutoMLBase(BaseEstimator):
         workspace: Any = None,
         experiment: str = "automl",
         register_model: str | None = None,
+        compute: str | None = None,
     ) -> None:
         self.time_budget = time_budget
         self.metric = metric
@@ -81,8 +85,12 @@ class _AutoMLBase(BaseEstimator):
         self.workspace = workspace
         self.experiment = experiment
         self.register_model = register_model
+        self.compute = compute
 
     def _settings(self) -> AutoMLSettings:
+        from modelworks.automl._executor import trial_compute
+
+        address, config = trial_compute(self.compute, self.workspace)
         return AutoMLSettings(
             task=self._task,
             primary_metric=self.metric,
@@ -106,6 +114,8 @@ class _AutoMLBase(BaseEstimator):
             random_state=self.random_state,
             verbose=self.verbose,
             owner=type(self).__name__,
+            compute=address,
+            compute_config=config,
         )
 
     def fit(

@@ -52,8 +52,18 @@ def read_data_input(ws: Any, data: DataInput, used: list[Any] | None = None) -> 
     return read_table(path, "auto" if data.type == "uri_file" else data.type)
 
 
-def settings_from_spec(spec: AutoMLJobSpec, *, verbose: int = 0) -> AutoMLSettings:
-    """The AutoML settings a spec describes."""
+def settings_from_spec(
+    spec: AutoMLJobSpec, *, verbose: int = 0, workspace: Any = None
+) -> AutoMLSettings:
+    """The AutoML settings a spec describes; with ``workspace``, its ``compute`` is resolved
+    to where the trials run (a registered Ray compute; anything else runs them locally)."""
+    from modelworks.automl._executor import trial_compute
+
+    address, config = (
+        trial_compute(spec.compute, workspace, strict=False)
+        if workspace is not None
+        else (None, {})
+    )
     limits = spec.limits
     forecasting = None
     if spec.forecasting is not None:
@@ -93,6 +103,8 @@ def settings_from_spec(spec: AutoMLJobSpec, *, verbose: int = 0) -> AutoMLSettin
         verbose=verbose,
         forecasting=forecasting,
         owner="the automl job",
+        compute=address,
+        compute_config=config,
     )
 
 
@@ -112,10 +124,12 @@ def run_automl_job(
     A job's driver passes its run as ``parent_id`` (the run is then not ended here), extra
     search ``callbacks`` (its log view, which also answers ``should_stop``) and the tables it
     already read (``{"training_data": frame, ...}``)."""
+    from modelworks.automl._executor import trial_compute
     from modelworks.automl._session import AutoMLSession
 
     loaded = spec if isinstance(spec, AutoMLJobSpec) else load_automl_spec(spec)
     settings = settings_from_spec(loaded)
+    settings.compute, settings.compute_config = trial_compute(loaded.compute, ws, strict=False)
     if time_budget is not None:
         settings.time_budget = float(time_budget)
     settings.check()

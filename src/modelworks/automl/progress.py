@@ -201,7 +201,7 @@ class LogView(_State):
         self.started = started
         self.write(
             f"AutoML {self.settings.task}: budget {self.settings.time_budget:g} s, "
-            f"metric {self.metric.name}, {self.settings.workers} trial(s) at a time\n"
+            f"metric {self.metric.name}, {_concurrency(self.settings)}\n"
         )
         self._timer = threading.Thread(target=self._tick, daemon=True)
         self._timer.start()
@@ -256,3 +256,12 @@ class LogView(_State):
             f"AutoML done in {outcome.fit_time:.1f} s ({outcome.stop_reason}): best "
             f"{outcome.best_name} {outcome.metric.name}={outcome.best_score:.4f}\n"
         )
+
+
+def _concurrency(settings: AutoMLSettings) -> str:
+    """How many trials run at once, and where."""
+    workers = settings.trial_workers
+    where = f" on the Ray cluster at {settings.compute}" if settings.compute else ""
+    if workers is None:
+        return f"one trial per CPU{where}"
+    return f"{workers} trial(s) at a time{where}"

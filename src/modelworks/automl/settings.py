@@ -65,6 +65,9 @@ class AutoMLSettings:
     verbose: int = 1
     forecasting: ForecastSettings | None = None
     owner: str = "AutoML"
+    compute: str | None = None
+    """The Ray address trials run on (see ``_executor.trial_compute``); None: local processes."""
+    compute_config: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def check(self) -> AutoMLSettings:
         """Validate every value; returns self. Raises InvalidInputError naming the parameter."""
@@ -103,6 +106,14 @@ class AutoMLSettings:
         raise InvalidInputError(
             f"The {name!r} parameter of {self.owner} must be {expected}. Got {got!r} instead."
         )
+
+    @property
+    def trial_workers(self) -> int | None:
+        """Trials at once as asked: None on a Ray compute without ``n_jobs`` (one per CPU of
+        the cluster, known once connected)."""
+        if self.n_jobs is None and self.compute is not None:
+            return None
+        return self.workers
 
     @property
     def workers(self) -> int:

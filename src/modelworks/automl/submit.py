@@ -59,6 +59,7 @@ def prepare_automl(
     :func:`~modelworks.jobs._submit.create_job` that queue it. The data inputs named in
     ``bound_inputs`` are not resolved here: the caller (a pipeline, when the step starts)
     adds them to ``resolved["inputs"]``."""
+    from modelworks.automl._executor import trial_compute
     from modelworks.automl.job import settings_from_spec
     from modelworks.automl.learners import available_learners
 
@@ -71,6 +72,7 @@ def prepare_automl(
             onnx_only=settings.enable_onnx_compatible_models,
         )
     compute, _record = resolve_compute(store, spec.compute)
+    trial_compute(compute, ws, strict=False)  # a Ray compute must be reachable by actors
     wanted = {
         n: _input_spec(getattr(spec, n))
         for n in DATA_INPUTS

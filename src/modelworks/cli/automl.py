@@ -47,6 +47,7 @@ def _spec_from_flags(
     time_column: str | None,
     horizon: int | None,
     series_ids: list[str] | None,
+    compute: str | None = None,
 ) -> Any:
     from modelworks.specs.automl import AutoMLJobSpec
 
@@ -60,6 +61,8 @@ def _spec_from_flags(
     }
     if metric:
         body["primary_metric"] = metric
+    if compute:
+        body["compute"] = compute
     if max_trials:
         body["limits"]["max_trials"] = max_trials
     if n_jobs:
@@ -103,6 +106,14 @@ def run(
     time_column: Annotated[str | None, typer.Option("--time-column")] = None,
     horizon: Annotated[int | None, typer.Option("--horizon")] = None,
     series_id: Annotated[list[str] | None, typer.Option("--series-id")] = None,
+    compute: Annotated[
+        str | None,
+        typer.Option(
+            "--compute",
+            help="Run the trials on this Ray compute (a registered name or host:6379); "
+            "default: local processes.",
+        ),
+    ] = None,
     live: Annotated[bool, typer.Option("--live/--no-live", help="Show the live view.")] = True,
     output: OutputOpt = Output.table,
 ) -> None:
@@ -116,6 +127,8 @@ def run(
         from modelworks.specs.automl import load_automl_spec
 
         spec = load_automl_spec(file)
+        if compute:
+            spec = spec.model_copy(update={"compute": compute})
     else:
         assert data is not None and target is not None
         spec = _spec_from_flags(
@@ -130,13 +143,18 @@ def run(
             time_column,
             horizon,
             series_id,
+            compute,
         )
     ws = workspace(ctx)
+    if compute:  # named here on purpose: a name that is not a Ray compute is an error
+        from modelworks.automl._executor import trial_compute
+
+        trial_compute(compute, ws)
     progress = None
     if live and output == Output.table:
         from modelworks.automl.job import settings_from_spec
 
-        settings = settings_from_spec(spec)
+        settings = settings_from_spec(spec, workspace=ws)
         if timeout is not None:
             settings.time_budget = timeout
         progress = LiveView(settings, console=err_console())

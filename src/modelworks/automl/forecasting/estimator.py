@@ -156,7 +156,7 @@ def run_forecast(
     started: float | None = None,
 ) -> ForecastOutcome:
     """Search for the best forecaster within ``settings.time_budget`` seconds."""
-    from modelworks.automl._executor import LocalProcessExecutor
+    from modelworks.automl._executor import open_trial_executor
     from modelworks.automl._tabular import NoModelError, prepare_xy, reserve_seconds
     from modelworks.automl.ensemble import greedy_selection
     from modelworks.automl.search import Search, SearchLimits, completed
@@ -253,7 +253,13 @@ def run_forecast(
         path = f"{workdir}/data.pkl"
         with open(path, "wb") as fh:
             pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        executor = LocalProcessExecutor(path, n_workers=settings.workers, grace=grace)
+        executor = open_trial_executor(
+            path,
+            n_workers=settings.trial_workers,
+            grace=grace,
+            compute=settings.compute,
+            config=settings.compute_config,
+        )
         search = Search(
             data,  # type: ignore[arg-type]
             metric=metric,
@@ -375,6 +381,7 @@ class AutoMLForecaster(_AutoMLBase):
         workspace: Any = None,
         experiment: str = "automl",
         register_model: str | None = None,
+        compute: str | None = None,
     ) -> None:
         super().__init__(
             time_budget=time_budget,
@@ -392,6 +399,7 @@ class AutoMLForecaster(_AutoMLBase):
             workspace=workspace,
             experiment=experiment,
             register_model=register_model,
+            compute=compute,
         )
         self.time_column = time_column
         self.horizon = horizon
