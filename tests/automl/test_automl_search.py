@@ -1,11 +1,16 @@
-"""The search loop and its executor: failures, timeouts and determinism."""
+"""The search loop and its executors (local worker processes and Ray actors, one contract):
+failures, timeouts and determinism."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pickle
 import signal
 import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -52,33 +57,93 @@ def _submit(executor: LocalProcessExecutor, spec: TrialSpec) -> None:
     executor.submit(spec)
 
 
-def test_crashing_and_overdue_trials_are_recorded_and_the_executor_goes_on(
-    tmp_path, cancer
+HAVE_RAY = importlib.util.find_spec("ray") is not None  # imported only in compute/ray*.py
+
+
+@pytest.fixture(scope="module")
+def ray_head() -> Iterator[object]:
+    from _ray_head import RayHead
+
+    head = RayHead(num_cpus=2).start()
+    yield head
+    head.stop()
+
+
+@pytest.fixture(
+    params=[
+        "local",
+        pytest.param(
+            "ray",
+            marks=[
+                pytest.mark.slow,
+                pytest.mark.skipif(not HAVE_RAY, reason="Ray is not installed"),
+            ],
+        ),
+    ]
+)
+def make_executor(request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
+    """The TrialExecutor port's adapters: local worker processes, Ray actors on a head."""
+    made: list[Any] = []
+
+    def make(data_path: str, *, n_workers: int, grace: float) -> Any:
+        if request.param == "local":
+            found: Any = LocalProcessExecutor(data_path, n_workers=n_workers, grace=grace)
+        else:
+            from modelworks.compute.ray_trials import RayTrialExecutor
+
+            head = request.getfixturevalue("ray_head")
+            found = RayTrialExecutor(
+                data_path, address=head.gcs_address, n_workers=n_workers, grace=grace
+            )
+        made.append(found)
+        return found
+
+    yield make
+    for executor in made:
+        executor.shutdown()
+
+
+def _running_pid(executor: Any) -> int:
+    """The process running the executor's one trial (a worker process or a Ray actor)."""
+    if isinstance(executor, LocalProcessExecutor):
+        (worker,) = executor._busy
+        return int(worker.process.pid)
+    (slot,) = [s for s in executor._slots if s.spec is not None]
+    return int(slot.pid)
+
+
+def test_crashing_killed_and_overdue_trials_are_recorded_and_the_executor_goes_on(
+    tmp_path, cancer, make_executor
 ) -> None:
     X, y = cancer
-    executor = LocalProcessExecutor(_data(tmp_path, X, y.to_numpy()), n_workers=1, grace=0.5)
-    try:
-        # 1. a learner that raises: a failed result with the error
-        _submit(executor, TrialSpec(0, "LightGBM", {"num_leaves": -3}))
-        (failed,) = _wait(executor, 1)
-        assert failed.status == "failed" and "num_leaves" in failed.error
-        # 2. the worker process dies mid-trial: failed, with what happened
-        _submit(executor, TrialSpec(1, "RandomForest", {"max_features": 1.0}))
-        time.sleep(0.3)
-        (worker,) = executor._busy
-        os.kill(worker.process.pid, signal.SIGKILL)
-        (died,) = _wait(executor, 1)
-        assert died.status == "failed" and "worker process died" in died.error
-        # 3. a trial past its deadline is stopped
-        _submit(executor, TrialSpec(2, "KNN", {"n_neighbors": 5}, deadline=time.time() - 5))
-        (late,) = _wait(executor, 1)
-        assert late.status == "timeout"
-        # 4. and a good trial still completes on a fresh worker
-        _submit(executor, TrialSpec(3, "LogisticRegression", {"C": 1.0}))
-        (ok,) = _wait(executor, 1)
-        assert ok.status == "completed" and ok.oof is not None and 0.9 < 1 - ok.loss <= 1
-    finally:
-        executor.shutdown()
+    models = tmp_path / "models"
+    models.mkdir()
+    executor = make_executor(_data(models, X, y.to_numpy()), n_workers=1, grace=0.5)
+    assert executor.capacity == 1
+    # 1. a learner that raises: a failed result with the error
+    _submit(executor, TrialSpec(0, "LightGBM", {"num_leaves": -3}))
+    (failed,) = _wait(executor, 1)
+    assert failed.status == "failed" and "num_leaves" in failed.error
+    # 2. the process running it dies mid-trial: failed, with what happened
+    _submit(executor, TrialSpec(1, "RandomForest", {"max_features": 1.0}))
+    time.sleep(0.3)
+    pid = _running_pid(executor)
+    assert pid != os.getpid()
+    os.kill(pid, signal.SIGKILL)
+    (died,) = _wait(executor, 1)
+    assert died.status == "failed"
+    assert "worker process died" in died.error or "Ray actor" in died.error
+    # 3. a trial past its deadline is stopped
+    _submit(executor, TrialSpec(2, "KNN", {"n_neighbors": 5}, deadline=time.time() - 5))
+    (late,) = _wait(executor, 1)
+    assert late.status == "timeout"
+    # 4. a good trial still completes on a fresh process; its fold models are in model_dir
+    _submit(executor, TrialSpec(3, "LogisticRegression", {"C": 1.0}))
+    (ok,) = _wait(executor, 1)
+    assert ok.status == "completed" and ok.oof is not None and 0.9 < 1 - ok.loss <= 1
+    assert ok.model_path == str(models / "trial-3.pkl")
+    fold_models = pickle.loads(Path(ok.model_path).read_bytes())
+    assert len(fold_models) == 3 and fold_models[0].predict_proba(X.head(3)).shape == (3, 2)
 
 
 def test_shutdown_returns_when_the_accepting_thread_has_already_ended(tmp_path, cancer) -> None:

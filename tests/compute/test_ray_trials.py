@@ -1,14 +1,11 @@
-"""AutoML trials on a Ray cluster (a head this module starts on 127.0.0.1): the trial
-executor's contract — failures, a killed actor, deadlines — then whole AutoML runs from the
-SDK and as a job on a registered Ray compute, with every trial run by a Ray actor."""
+"""AutoML trials on a Ray cluster (a head this module starts on 127.0.0.1): whole AutoML runs
+from the SDK and as a job on a registered Ray compute, with every trial run by a Ray actor.
+The executor's own contract (failures, a killed actor, deadlines) is run against both
+executors in tests/automl/test_automl_search.py."""
 
 from __future__ import annotations
 
 import importlib.util
-import os
-import pickle
-import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,8 +15,6 @@ import pytest
 
 import modelworks as mw
 from modelworks.automl._executor import trial_compute
-from modelworks.automl._trial import TrialData, TrialSpec
-from modelworks.automl.featurize import infer_column_kinds
 from modelworks.errors import InvalidInputError
 
 HAVE_RAY = importlib.util.find_spec("ray") is not None  # not imported here: see compute/ray*.py
@@ -43,89 +38,6 @@ def cancer() -> tuple[pd.DataFrame, pd.Series]:
 
     X, y = load_breast_cancer(return_X_y=True, as_frame=True)
     return X, y
-
-
-def _data(tmp_path: Path, X: pd.DataFrame, y: np.ndarray) -> str:
-    from sklearn.model_selection import StratifiedKFold
-
-    folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
-    data = TrialData(
-        X=X,
-        y=y,
-        folds=folds,
-        task="classification",
-        n_classes=2,
-        kinds=dict(infer_column_kinds(X)),
-        metric="AUC_weighted",
-        metric_context={},
-        model_dir=str(tmp_path),
-    )
-    path = tmp_path / "data.pkl"
-    path.write_bytes(pickle.dumps(data))
-    return str(path)
-
-
-def _submit(executor: object, spec: TrialSpec) -> None:
-    end = time.time() + 60
-    while executor.idle() == 0 and time.time() < end:  # type: ignore[attr-defined]
-        time.sleep(0.05)
-    executor.submit(spec)  # type: ignore[attr-defined]
-
-
-def _wait(executor: object, n: int, limit: float = 60.0) -> list:
-    results: list = []
-    end = time.time() + limit
-    while len(results) < n and time.time() < end:
-        results += executor.wait(0.2)  # type: ignore[attr-defined]
-    return results
-
-
-@pytest.mark.slow
-@needs_ray
-def test_ray_trials_fail_time_out_survive_a_killed_actor_and_bring_their_models_back(
-    tmp_path: Path, ray_head: object, cancer: tuple[pd.DataFrame, pd.Series]
-) -> None:
-    from modelworks.compute.ray_trials import RayTrialExecutor
-
-    X, y = cancer
-    models = tmp_path / "models"
-    models.mkdir()
-    path = _data(models, X, y.to_numpy())
-    executor = RayTrialExecutor(
-        path,
-        address=ray_head.gcs_address,
-        n_workers=1,
-        grace=0.5,  # type: ignore[attr-defined]
-    )
-    try:
-        assert executor.capacity == 1
-        # 1. a learner that raises: a failed result with the error
-        _submit(executor, TrialSpec(0, "LightGBM", {"num_leaves": -3}))
-        (failed,) = _wait(executor, 1)
-        assert failed.status == "failed" and "num_leaves" in failed.error
-        # 2. the actor's process is killed mid-trial: failed, with what happened
-        _submit(executor, TrialSpec(1, "RandomForest", {"max_features": 1.0}))
-        time.sleep(0.3)
-        (slot,) = [s for s in executor._slots if s.spec is not None]
-        assert slot.pid and slot.pid != os.getpid()
-        os.kill(slot.pid, signal.SIGKILL)
-        (died,) = _wait(executor, 1)
-        assert died.status == "failed" and "Ray actor" in died.error
-        # 3. a trial past its deadline is stopped
-        _submit(executor, TrialSpec(2, "KNN", {"n_neighbors": 5}, deadline=time.time() - 5))
-        (late,) = _wait(executor, 1)
-        assert late.status == "timeout"
-        # 4. a good trial completes on a fresh actor; its fold models are written here
-        _submit(executor, TrialSpec(3, "LogisticRegression", {"C": 1.0}))
-        (ok,) = _wait(executor, 1)
-        assert ok.status == "completed" and 0.9 < 1 - ok.loss <= 1
-        assert ok.extra["executor"].startswith("ray:")
-        assert ok.model_path == str(models / "trial-3.pkl")
-        fold_models = pickle.loads(Path(ok.model_path).read_bytes())
-        assert len(fold_models) == 3
-        assert fold_models[0].predict_proba(X.head(3)).shape == (3, 2)
-    finally:
-        executor.shutdown()
 
 
 @pytest.mark.slow

@@ -24,9 +24,12 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from modelworks.automl._trial import TrialResult, TrialSpec
+from modelworks.automl._trial import TrialResult, TrialSpec, stopped_result
+
+if TYPE_CHECKING:
+    from modelworks.automl.settings import AutoMLSettings
 
 __all__ = ["LocalProcessExecutor", "TrialExecutor", "open_trial_executor", "trial_compute"]
 
@@ -212,16 +215,7 @@ class LocalProcessExecutor:
                 self._busy.remove(worker)
         if not self._closed:
             self._spawn()
-        return TrialResult(
-            spec.number,
-            spec.learner,
-            spec.params,
-            status,
-            duration=time.time() - worker.started,
-            error=error,
-            sample_fraction=spec.sample_fraction,
-            source=spec.source,
-        )
+        return stopped_result(spec, status, error, worker.started)
 
     def shutdown(self) -> None:
         self._closed = True
@@ -319,28 +313,19 @@ def _actor_address(address: str, name: str) -> str:
     return address
 
 
-def open_trial_executor(
-    data_path: str,
-    *,
-    n_workers: int | None,
-    grace: float,
-    compute: str | None = None,
-    config: dict[str, Any] | None = None,
-) -> Any:
-    """The executor for a run's trials: local worker processes (``compute`` None), or Ray
-    actors on the cluster at the address ``compute`` (``n_workers`` None: one per CPU)."""
-    if compute is None:
-        from modelworks.automl.settings import default_n_jobs
-
-        return LocalProcessExecutor(data_path, n_workers=n_workers or default_n_jobs(), grace=grace)
+def open_trial_executor(data_path: str, settings: AutoMLSettings, *, grace: float) -> Any:
+    """The executor for a run's trials: local worker processes, or Ray actors on the cluster
+    at ``settings.compute`` (without ``n_jobs``, one per CPU of the cluster)."""
+    if settings.compute is None:
+        return LocalProcessExecutor(data_path, n_workers=settings.workers, grace=grace)
     from modelworks.compute.ray_trials import RayTrialExecutor
 
     return RayTrialExecutor(
         data_path,
-        address=compute,
-        n_workers=n_workers,
+        address=settings.compute,
+        n_workers=settings.trial_workers,
         grace=grace,
-        runtime_env=(config or {}).get("runtime_env"),
+        runtime_env=settings.compute_config.get("runtime_env"),
     )
 
 

@@ -326,13 +326,7 @@ def run_tabular(
         if executor_factory is None:
             from modelworks.automl._executor import open_trial_executor
 
-            executor = open_trial_executor(
-                data_path,
-                n_workers=settings.trial_workers,
-                grace=grace,
-                compute=settings.compute,
-                config=settings.compute_config,
-            )
+            executor = open_trial_executor(data_path, settings, grace=grace)
         else:
             executor = executor_factory(data_path, settings.workers, grace)
         search = Search(

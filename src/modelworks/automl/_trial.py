@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["TrialData", "TrialResult", "TrialSpec", "run_trial"]
+__all__ = ["TrialData", "TrialResult", "TrialSpec", "run_trial", "stopped_result"]
 
 
 @dataclasses.dataclass
@@ -74,6 +74,20 @@ class TrialResult:
     sample_fraction: float = 1.0
     source: str = "search"
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def stopped_result(spec: TrialSpec, status: str, error: str, started: float) -> TrialResult:
+    """The result of a trial an executor had to stop (``timeout``) or lost (``failed``)."""
+    return TrialResult(
+        spec.number,
+        spec.learner,
+        spec.params,
+        status,
+        duration=time.time() - started,
+        error=error,
+        sample_fraction=spec.sample_fraction,
+        source=spec.source,
+    )
 
 
 class FoldCache:

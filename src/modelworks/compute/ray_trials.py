@@ -23,7 +23,7 @@ import socket
 import time
 from typing import Any
 
-from modelworks.automl._trial import TrialResult, TrialSpec
+from modelworks.automl._trial import TrialResult, TrialSpec, stopped_result
 from modelworks.errors import MissingDependencyError, StoreUnavailableError
 
 __all__ = ["RayTrialExecutor"]
@@ -243,16 +243,7 @@ class RayTrialExecutor:
         index = self._slots.index(slot)
         if not self._closed:
             self._slots[index] = self._start()
-        return TrialResult(
-            spec.number,
-            spec.learner,
-            spec.params,
-            status,
-            duration=time.time() - slot.started,
-            error=error,
-            sample_fraction=spec.sample_fraction,
-            source=spec.source,
-        )
+        return stopped_result(spec, status, error, slot.started)
 
     def shutdown(self) -> None:
         self._closed = True

@@ -253,13 +253,7 @@ def run_forecast(
         path = f"{workdir}/data.pkl"
         with open(path, "wb") as fh:
             pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        executor = open_trial_executor(
-            path,
-            n_workers=settings.trial_workers,
-            grace=grace,
-            compute=settings.compute,
-            config=settings.compute_config,
-        )
+        executor = open_trial_executor(path, settings, grace=grace)
         search = Search(
             data,  # type: ignore[arg-type]
             metric=metric,
