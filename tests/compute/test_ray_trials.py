@@ -106,7 +106,7 @@ def test_an_automl_job_on_a_ray_compute_runs_its_trials_there(
     (tmp_path / "automl.yml").write_text(
         "type: automl\n"
         "experiment_name: cancer-ray\n"
-        "compute: azureml:cluster\n"
+        "compute: ray\n"  # the one Ray compute of the workspace, as for command jobs
         "task: classification\n"
         "primary_metric: AUC_weighted\n"
         "target_column_name: label\n"
@@ -142,3 +142,9 @@ def test_a_dashboard_address_is_refused_for_trials_with_what_to_use(tmp_path: Pa
         "cluster", type="ray", address="10.0.0.5:6379", config={"runtime_env": {"pip": ["x"]}}
     )
     assert trial_compute("cluster", ws) == ("10.0.0.5:6379", {"runtime_env": {"pip": ["x"]}})
+    # "ray" names the one Ray compute whose address actors can use; with two it must be named
+    ws.compute.delete("dash")
+    assert trial_compute("ray", ws)[0] == "10.0.0.5:6379"
+    ws.compute.create("other", type="ray", address="10.0.0.6:6379")
+    with pytest.raises(InvalidInputError, match="'compute' parameter must be"):
+        trial_compute("ray", ws)

@@ -274,6 +274,9 @@ def trial_compute(
             record = workspace.compute.get(text)
         except NotFoundError:
             record = None
+        if record is None and text == "ray":  # "the" Ray compute, as jobs take it
+            rays = [c for c in workspace.compute.list() if c.type == "ray"]
+            record = rays[0] if len(rays) == 1 else None
         if record is not None:
             if record.type == "ray":
                 return _actor_address(str(record.address or "auto"), text), dict(

@@ -83,7 +83,12 @@ def prepare_automl(
     experiment = spec.experiment_name
     resolved: dict[str, Any] = {
         "type": "automl",
-        "automl": spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+        # the compute as resolved now ("ray" -> the registered Ray compute's name, an
+        # unregistered Azure cluster -> local): the driver runs the trials there
+        "automl": {
+            **spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+            "compute": compute,
+        },
         "inputs": inputs,
         "compute": compute,
         "experiment_name": experiment,
