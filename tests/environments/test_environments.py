@@ -199,3 +199,26 @@ def test_python_pin_without_interpreter_warns(tmp_path: Path) -> None:
         sys.executable,
         None,
     )
+
+
+@pytest.mark.slow
+def test_a_cached_environment_is_never_layered_over_another_interpreter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An environment imports modelworks from the interpreter that built it: a second
+    virtualenv (another clone) gets its own, not one that points into the first (which would
+    import the wrong modelworks, or none once that virtualenv is deleted)."""
+    import subprocess
+
+    from modelworks.environments.builder import materialise
+
+    monkeypatch.setenv("MODELWORKS_ENV_BUILDER", "pip")
+    resolved = {"kind": "venv", "hash": "ab" * 32, "requirements": []}
+    first = materialise(resolved, root=tmp_path)
+    assert materialise(resolved, root=tmp_path).path == first.path  # cached for this one
+    probe = "import modelworks, sys; print(modelworks.__file__)"
+    done = subprocess.run([first.python, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == __import__("modelworks").__file__
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "another-venv"))
+    other = materialise(resolved, root=tmp_path)
+    assert other.path != first.path and other.built

@@ -195,6 +195,17 @@ def _tail(path: Path) -> str:
     return "\n".join(lines[-_TAIL_LINES:])
 
 
+def _env_name(digest: str) -> str:
+    """The cache folder of a spec for this interpreter: an environment is layered over the
+    site-packages of the interpreter that built it (see the module docstring), so two
+    interpreters (two virtualenvs, two clones) never share one — else the second would import
+    the first's modelworks, or nothing once that virtualenv is gone."""
+    import hashlib
+
+    parent = hashlib.sha256(os.path.realpath(sys.prefix).encode()).hexdigest()[:8]
+    return f"{digest[:24]}-{parent}"
+
+
 def materialise(
     resolved: dict[str, Any],
     *,
@@ -208,11 +219,11 @@ def materialise(
         return MaterialisedEnvironment(
             python=sys.executable, bin_dir=str(Path(sys.executable).parent)
         )
-    digest = str(resolved["hash"])
     base = (root or cache_root()).resolve()
-    env_dir = base / digest[:24]
+    name = _env_name(str(resolved["hash"]))
+    env_dir = base / name
     marker = env_dir / ".complete"
-    log_path = env_dir.parent / f"{digest[:24]}.{BUILD_LOG}"
+    log_path = env_dir.parent / f"{name}.{BUILD_LOG}"
     if marker.exists():
         return MaterialisedEnvironment(
             python=str(env_dir / "bin" / "python"),
@@ -220,7 +231,7 @@ def materialise(
             path=str(env_dir),
             log_path=str(log_path),
         )
-    with _file_lock(base / f"{digest[:24]}.lock"):
+    with _file_lock(base / f"{name}.lock"):
         if marker.exists():  # built by another job while this one waited
             return materialise(resolved, root=base)
         if env_dir.exists():
@@ -240,7 +251,7 @@ def materialise(
                 shutil.rmtree(env_dir, ignore_errors=True)
                 raise
             log.write(f"built in {time.monotonic() - started:.1f}s\n")
-        marker.write_text(digest)
+        marker.write_text(str(resolved["hash"]))
     return MaterialisedEnvironment(
         python=str(env_dir / "bin" / "python"),
         bin_dir=str(env_dir / "bin"),
