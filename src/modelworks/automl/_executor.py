@@ -31,9 +31,15 @@ from modelworks.automl._trial import TrialResult, TrialSpec, stopped_result
 if TYPE_CHECKING:
     from modelworks.automl.settings import AutoMLSettings
 
-__all__ = ["LocalProcessExecutor", "TrialExecutor", "open_trial_executor", "trial_compute"]
+__all__ = [
+    "THREAD_ENV",
+    "LocalProcessExecutor",
+    "TrialExecutor",
+    "open_trial_executor",
+    "trial_compute",
+]
 
-_THREAD_ENV = (
+THREAD_ENV = (
     "OMP_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
     "MKL_NUM_THREADS",
@@ -104,7 +110,7 @@ class LocalProcessExecutor:
     def _spawn(self) -> None:
         self._spawned += 1
         env = {**os.environ, "MODELWORKS_AUTOML_AUTHKEY": self._authkey.hex()}
-        for name in _THREAD_ENV:
+        for name in THREAD_ENV:
             env[name] = "1"
         stderr_path = self._dir / f"worker-{self._spawned}.err"
         with open(stderr_path, "wb") as err:

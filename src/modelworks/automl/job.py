@@ -124,12 +124,10 @@ def run_automl_job(
     A job's driver passes its run as ``parent_id`` (the run is then not ended here), extra
     search ``callbacks`` (its log view, which also answers ``should_stop``) and the tables it
     already read (``{"training_data": frame, ...}``)."""
-    from modelworks.automl._executor import trial_compute
     from modelworks.automl._session import AutoMLSession
 
     loaded = spec if isinstance(spec, AutoMLJobSpec) else load_automl_spec(spec)
-    settings = settings_from_spec(loaded)
-    settings.compute, settings.compute_config = trial_compute(loaded.compute, ws, strict=False)
+    settings = settings_from_spec(loaded, workspace=ws)
     if time_budget is not None:
         settings.time_budget = float(time_budget)
     settings.check()

@@ -23,22 +23,12 @@ import socket
 import time
 from typing import Any
 
+from modelworks.automl._executor import THREAD_ENV
 from modelworks.automl._trial import TrialResult, TrialSpec, stopped_result
+from modelworks.compute.ray import _LOOPBACK
 from modelworks.errors import MissingDependencyError, StoreUnavailableError
 
 __all__ = ["RayTrialExecutor"]
-
-_THREADS_ENV = {
-    name: "1"
-    for name in (
-        "OMP_NUM_THREADS",
-        "OPENBLAS_NUM_THREADS",
-        "MKL_NUM_THREADS",
-        "VECLIB_MAXIMUM_THREADS",
-        "NUMEXPR_NUM_THREADS",
-    )
-}
-_LOOPBACK = ("127.", "localhost", "[::1]")
 
 
 def _ray() -> Any:
@@ -153,7 +143,10 @@ class RayTrialExecutor:
                 data = pickle.load(fh)
             self._model_dir = str(getattr(data, "model_dir", ""))
             self._data_ref = ray.put(data)
-            env = {**_THREADS_ENV, **dict((runtime_env or {}).get("env_vars") or {})}
+            env = {
+                **dict.fromkeys(THREAD_ENV, "1"),
+                **dict((runtime_env or {}).get("env_vars") or {}),
+            }
             self._actor_class = ray.remote(num_cpus=1, max_restarts=0)(_TrialActor).options(
                 runtime_env={**(runtime_env or {}), "env_vars": env}
             )
