@@ -550,6 +550,22 @@ def _mlp_space(trial: Any, ctx: FitContext) -> dict[str, Any]:
     }
 
 
+MLP_EARLY_STOPPING_CLASSIFICATION_ROWS = 10_000
+"""Below this many rows a classifying MLP trains until its training loss converges.
+
+scikit-learn stops a classifier early on held-out *accuracy*, which stops improving long before
+the probabilities do: on the digits table (1,347 rows) the same MLP scored a cross-validated
+log loss of 0.22 with early stopping and 0.09 without, in 3 s. Large tables keep early stopping
+for its time; regressors keep it (their held-out score is R², the quantity being fitted).
+"""
+
+
+def _mlp_early_stopping(ctx: FitContext) -> bool:
+    if ctx.task == "classification":
+        return ctx.n_rows >= MLP_EARLY_STOPPING_CLASSIFICATION_ROWS
+    return ctx.n_rows >= 200
+
+
 def _mlp_build(params: dict[str, Any], ctx: FitContext) -> Any:
     from sklearn import neural_network
 
@@ -563,7 +579,7 @@ def _mlp_build(params: dict[str, Any], ctx: FitContext) -> Any:
     )
     return cls(
         hidden_layer_sizes=(hidden,) * layers,
-        early_stopping=ctx.n_rows >= 200,
+        early_stopping=_mlp_early_stopping(ctx),
         max_iter=200,
         n_iter_no_change=10,
         random_state=ctx.seed,
