@@ -77,3 +77,36 @@ def test_boosting_runs_fixed_rounds_on_small_tables_and_early_stops_on_large() -
     del params["rounds"]
     stopped = fit_learner(LEARNERS["XGBoost"], params, large, X, y, Xv, yv)
     assert stopped.best_iteration < stopped.get_booster().num_boosted_rounds() < 10000
+
+
+def test_a_classifying_mlp_on_a_small_table_is_fitted_for_its_probabilities() -> None:
+    # scikit-learn stops a classifying MLP early on held-out accuracy, long before the
+    # probabilities settle: the portfolio's MLP on digits then has a log loss of ~0.25.
+    from sklearn.datasets import load_digits
+    from sklearn.metrics import log_loss
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    from modelworks.automl.learners import MLP_EARLY_STOPPING_CLASSIFICATION_ROWS
+    from modelworks.automl.portfolio import portfolio
+
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
+    scaler = StandardScaler().fit(X_train)
+    ctx = FitContext(task="classification", n_classes=10, n_rows=len(y_train), n_features=64)
+    params = next(p for name, p in portfolio("classification", ["MLP"]) if name == "MLP")
+    model = fit_learner(LEARNERS["MLP"], params, ctx, scaler.transform(X_train), y_train)
+    assert model.get_params()["early_stopping"] is False
+    assert log_loss(y_test, model.predict_proba(scaler.transform(X_test))) < 0.15
+
+    # a large table keeps early stopping for its time; a regressor keeps it (its held-out
+    # score, R², is what it fits)
+    large = FitContext(
+        task="classification",
+        n_classes=10,
+        n_rows=MLP_EARLY_STOPPING_CLASSIFICATION_ROWS,
+        n_features=64,
+    )
+    assert LEARNERS["MLP"].build(params, large).get_params()["early_stopping"] is True
+    small_regression = FitContext(task="regression", n_classes=0, n_rows=1000, n_features=64)
+    assert LEARNERS["MLP"].build(params, small_regression).get_params()["early_stopping"] is True

@@ -554,9 +554,10 @@ MLP_EARLY_STOPPING_CLASSIFICATION_ROWS = 10_000
 """Below this many rows a classifying MLP trains until its training loss converges.
 
 scikit-learn stops a classifier early on held-out *accuracy*, which stops improving long before
-the probabilities do: on the digits table (1,347 rows) the same MLP scored a cross-validated
-log loss of 0.22 with early stopping and 0.09 without, in 3 s. Large tables keep early stopping
-for its time; regressors keep it (their held-out score is R², the quantity being fitted).
+the probabilities do: on the digits table (1,347 rows) the portfolio's MLP scored a
+cross-validated log loss of 0.25 with early stopping and 0.09 without (3 s for 5 folds), and
+AutoML's held-out log loss on three splits went from 0.080 to 0.066. Large tables keep early
+stopping for its time; regressors keep it (their held-out score is R², the quantity fitted).
 """
 
 
