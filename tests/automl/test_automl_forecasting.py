@@ -110,3 +110,59 @@ def test_a_converged_forecast_search_stops_instead_of_refitting_the_leader(two_s
     assert fc.stop_reason_ == "every learner has converged"
     gbm = [r for r in fc.trials_ if r.learner == "LightGBM"]
     assert 20 <= len(gbm) <= 100  # converged after a few dozen (the budget allows thousands)
+
+
+def _ramp(n: int) -> pd.DataFrame:
+    """A series whose value is its position, so a naive forecast names where it was cut."""
+    return pd.DataFrame(
+        {"day": pd.date_range("2020-01-01", periods=n, freq="D"), "y": np.arange(n, dtype=float)}
+    )
+
+
+def _naive_validation(data: pd.DataFrame, horizon: int, **kwargs) -> AutoMLForecaster:
+    return AutoMLForecaster(
+        time_column="day",
+        horizon=horizon,
+        allowed_learners=["Naive"],
+        max_trials=1,
+        n_jobs=1,
+        verbose=0,
+        **kwargs,
+    ).fit(data, "y")
+
+
+def _cuts(fc: AutoMLForecaster, n: int) -> list[int]:
+    """Where each validation window's forecaster was cut, read from its naive forecasts."""
+    data = fc.outcome_.data
+    oof = fc.outcome_.oof
+    return [n - int(oof[i * data.horizon]) - 1 for i in range(data.n_folds)]
+
+
+def test_a_long_history_spreads_its_validation_origins_over_its_last_half() -> None:
+    # 300 points, horizon 5: the origins sit 36 steps apart instead of in the last 25 points,
+    # and every trial is cut exactly where its window starts.
+    fc = _naive_validation(_ramp(300), 5)
+    offsets = fc.outcome_.data.offsets
+    assert offsets == [149, 113, 77, 41, 5]
+    assert _cuts(fc, 300) == offsets
+    assert np.array_equal(
+        fc.outcome_.data.y, np.concatenate([np.arange(300 - o, 305 - o) for o in offsets])
+    )
+    validation = fc.guardrails_.set_index("name").loc["Validation", "description"]
+    assert "origins 36 steps apart" in validation
+
+
+def test_a_short_history_validates_on_its_last_consecutive_windows() -> None:
+    fc = _naive_validation(_ramp(72), 6)
+    assert fc.outcome_.data.offsets == [24, 18, 12, 6]
+    assert _cuts(fc, 72) == [24, 18, 12, 6]
+
+
+def test_cv_step_size_sets_the_spacing_of_the_origins() -> None:
+    fc = _naive_validation(_ramp(60), 6, cv_step_size=2, n_cross_validations=3)
+    assert fc.outcome_.data.offsets == [10, 8, 6]
+    assert _cuts(fc, 60) == [10, 8, 6]
+    with pytest.raises(InvalidInputError, match="cv_step_size 30 with 3 cross-validation"):
+        _naive_validation(_ramp(60), 6, cv_step_size=30, n_cross_validations=3)
+    with pytest.raises(InvalidInputError, match="'cv_step_size' parameter"):
+        _naive_validation(_ramp(60), 6, cv_step_size=0)

@@ -80,12 +80,17 @@ def test_forecasting_section(tmp_path) -> None:
               forecast_horizon: 14
               time_series_id_column_names: store
               frequency: D
+              cv_step_size: 7
             """,
         )
     )
     assert spec.forecasting is not None
     assert spec.forecasting.time_series_id_column_names == ["store"]
     assert spec.forecasting.forecast_horizon == 14
+    from modelworks.automl.job import settings_from_spec
+
+    forecasting = settings_from_spec(spec).forecasting
+    assert forecasting is not None and forecasting.cv_step_size == 7
 
 
 @pytest.mark.parametrize(
@@ -110,6 +115,15 @@ def test_problems_name_the_key(tmp_path, body: str, message: str) -> None:
     lines = [f"{k}: {v}" for k, v in base.items() if k != key] + [body]
     with pytest.raises(SpecError, match=message):
         load_automl_spec(_write(tmp_path, "\n".join(lines)))
+
+
+def test_a_cv_step_size_below_one_names_the_key(tmp_path) -> None:
+    text = (
+        "type: automl\ntask: forecasting\ntarget_column_name: y\ntraining_data: {path: ./d}\n"
+        "forecasting: {time_column_name: date, forecast_horizon: 7, cv_step_size: 0}\n"
+    )
+    with pytest.raises(SpecError, match=r"forecasting\.cv_step_size"):
+        load_automl_spec(_write(tmp_path, text))
 
 
 def test_forecasting_task_needs_the_section(tmp_path) -> None:

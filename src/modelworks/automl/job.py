@@ -77,6 +77,7 @@ def settings_from_spec(
             frequency=f.frequency,
             country_or_region_for_holidays=f.country_or_region_for_holidays,
             seasonality=f.seasonality,
+            cv_step_size=f.cv_step_size,
             quantiles=list(f.quantiles or [0.1, 0.5, 0.9]),
         )
     featurization = spec.featurization

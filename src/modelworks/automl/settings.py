@@ -35,6 +35,7 @@ class ForecastSettings:
     frequency: str | None = None
     country_or_region_for_holidays: str | None = None
     seasonality: int | str | None = "auto"
+    cv_step_size: int | str | None = "auto"
     quantiles: list[float] = dataclasses.field(default_factory=lambda: [0.1, 0.5, 0.9])
 
 

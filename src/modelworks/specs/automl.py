@@ -174,6 +174,15 @@ class ForecastingSpec(_Section):
     def _ids(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
+    @field_validator("cv_step_size")
+    @classmethod
+    def _step(cls, value: Any) -> Any:
+        if isinstance(value, int) and value < 1:
+            raise ValueError(
+                f"must be an int >= 1 (time steps between origins) or 'auto', got {value}"
+            )
+        return value
+
     @field_validator("forecast_horizon")
     @classmethod
     def _horizon(cls, value: Any) -> Any:

@@ -41,6 +41,12 @@ class ForecastTrialData:
     seed: int = 0
     overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
     """Fixed LightGBM forecaster settings (``target_lags``, ``target_rolling_window_size``)."""
+    offsets: list[int] = dataclasses.field(default_factory=list)
+    """How many points before the end of each series every origin cuts, oldest first; empty
+    means the last ``n_folds`` consecutive windows."""
+
+    def origin_offsets(self) -> list[int]:
+        return self.offsets or [f * self.horizon for f in range(self.n_folds, 0, -1)]
 
     def params_for(self, learner: str, params: dict[str, Any]) -> dict[str, Any]:
         return {**params, **self.overrides} if learner == "LightGBM" else dict(params)
@@ -53,15 +59,15 @@ class ForecastTrialData:
 
 
 def layout(
-    series: dict[tuple[Any, ...], Any], horizon: int, n_folds: int
+    series: dict[tuple[Any, ...], Any], horizon: int, offsets: list[int]
 ) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """Actual values, horizon step and series index of every validation point, fold-major."""
     actual: list[float] = []
     steps: list[int] = []
     keys: list[int] = []
-    for fold in range(n_folds, 0, -1):
+    for offset in offsets:
         for index, s in enumerate(series.values()):
-            cut = len(s) - fold * horizon
+            cut = len(s) - offset
             window = s.to_numpy(dtype=float)[cut : cut + horizon]
             actual.extend(window)
             steps.extend(range(len(window)))
@@ -89,8 +95,8 @@ def _run(data: ForecastTrialData, spec: TrialSpec, result: TrialResult) -> None:
     metric = get_metric(data.metric, "forecasting")
     preds: list[np.ndarray] = []
     per = len(data.y) // max(1, data.n_folds)
-    for i, fold in enumerate(range(data.n_folds, 0, -1)):
-        train = {k: s.iloc[: len(s) - fold * data.horizon] for k, s in data.series.items()}
+    for i, offset in enumerate(data.origin_offsets()):
+        train = {k: s.iloc[: len(s) - offset] for k, s in data.series.items()}
         params = data.params_for(spec.learner, spec.params)
         forecaster = make_forecaster(spec.learner, params, data.season).fit(train, data.freq)
         forecast = forecaster.predict(data.horizon)

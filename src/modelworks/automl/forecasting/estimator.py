@@ -8,8 +8,9 @@
     fc.predict(X_future)         # point forecasts for future rows
 
 Candidates — seasonal naive, naive, ETS and ARIMA (statsmodels), LightGBM on lag, rolling
-and calendar features — are compared by rolling-origin validation over the last
-``n_cross_validations`` windows of ``horizon`` points, searched with the same loop as tabular
+and calendar features — are compared by rolling-origin validation over ``n_cross_validations``
+windows of ``horizon`` points (the last ones, or spread over the last half of a long history),
+searched with the same loop as tabular
 AutoML, ensembled by greedy selection, and the chosen members are refitted on all the data.
 """
 
@@ -88,14 +89,59 @@ class ForecastOutcome:
         ]
 
 
+MIN_TRAIN_POINTS = 3
+"""The fewest points the earliest validation origin may leave a series to train on."""
+
+
 def _n_origins(settings: AutoMLSettings, shortest: int, horizon: int) -> int:
     """Rolling origins: as asked, or for "auto" 3, and up to 5 while the last third of the
     shortest series holds them — a single window of a few points ranks models by noise, and
     the earliest origin still trains on two thirds of the history."""
     cv = settings.n_cross_validations
     wanted = int(cv) if cv != "auto" else max(3, min(5, shortest // (3 * horizon)))
-    possible = (shortest - 3) // horizon
+    possible = (shortest - MIN_TRAIN_POINTS) // horizon
     return max(1, min(wanted, possible))
+
+
+LONG_HISTORY_HORIZONS = 20
+"""A series at least this many horizons long spreads its validation origins over the last half
+of its history (``cv_step_size: auto``); shorter ones use the last consecutive windows."""
+
+
+def _origin_offsets(
+    cv_step_size: int | str | None, n_folds: int, horizon: int, shortest: int
+) -> list[int]:
+    """How far before the end of each series every origin cuts, oldest first.
+
+    Consecutive windows at the end of a long history all see one stretch of its behaviour
+    (sunspots: the last five decades were one rising run of cycles up to the 1958 record, so
+    differenced models that chase a rise won validation and lost the next decade); origins
+    spread over the last half sample more of it. Azure's ``cv_step_size`` sets the spacing.
+    """
+    if n_folds <= 1:
+        return [horizon]
+    if cv_step_size in (None, "auto"):
+        step = horizon
+        if shortest >= LONG_HISTORY_HORIZONS * horizon:
+            step = max(horizon, (shortest // 2 - horizon) // (n_folds - 1))
+    else:
+        step = int(cv_step_size)
+        earliest = horizon + (n_folds - 1) * step
+        if shortest - earliest < MIN_TRAIN_POINTS:
+            raise InvalidInputError(
+                f"cv_step_size {step} with {n_folds} cross-validation origins cuts the "
+                f"earliest origin {earliest} points before the end, which leaves the shortest "
+                f"series ({shortest} points) fewer than {MIN_TRAIN_POINTS} to train on. Lower "
+                "cv_step_size or n_cross_validations, or leave cv_step_size at 'auto'."
+            )
+    return [horizon + j * step for j in range(n_folds - 1, -1, -1)]
+
+
+def _spacing(offsets: list[int]) -> str:
+    if len(offsets) < 2:
+        return "the last one"
+    step = offsets[0] - offsets[1]
+    return f"origins {step} steps apart, the earliest {offsets[0]} steps before the end"
 
 
 def _mase_scale(series: SeriesSet) -> float:
@@ -178,7 +224,8 @@ def run_forecast(
     metric = get_metric(settings.primary_metric or default_metric("forecasting"), "forecasting")
     horizon = fs.forecast_horizon
     n_folds = _n_origins(settings, series.min_length(), horizon)
-    actual, steps, keys = layout(series.series, horizon, n_folds)
+    offsets = _origin_offsets(fs.cv_step_size, n_folds, horizon, series.min_length())
+    actual, steps, keys = layout(series.series, horizon, offsets)
     all_values = np.concatenate([s.to_numpy() for s in series.series.values()])
     context: dict[str, Any] = {
         "y_range": float(np.ptp(all_values)) or 1.0,
@@ -197,6 +244,7 @@ def run_forecast(
         keys=keys,
         seed=settings.random_state,
         overrides=_overrides(fs),
+        offsets=offsets,
     )
     names = list(FORECAST_LEARNERS)
     if settings.allowed_learners:
@@ -228,8 +276,8 @@ def run_forecast(
         Guardrail(
             "Validation",
             "passed",
-            f"{len(series.series)} series; rolling-origin validation over the last {n_folds} "
-            f"window(s) of {horizon} steps; seasonality {series.season}.",
+            f"{len(series.series)} series; rolling-origin validation over {n_folds} "
+            f"window(s) of {horizon} steps, {_spacing(offsets)}; seasonality {series.season}.",
         ),
     ]
     other = [c for c in frame.columns if c != fs.time_column_name and c not in series.id_columns]
@@ -360,6 +408,7 @@ class AutoMLForecaster(_AutoMLBase):
         target_lags: list[int] | str | None = "auto",
         target_rolling_window_size: int | str | None = "auto",
         quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
+        cv_step_size: int | str = "auto",
         time_budget: float = 60.0,
         metric: str | None = None,
         max_trials: int | None = None,
@@ -403,6 +452,7 @@ class AutoMLForecaster(_AutoMLBase):
         self.target_lags = target_lags
         self.target_rolling_window_size = target_rolling_window_size
         self.quantiles = quantiles
+        self.cv_step_size = cv_step_size
 
     def _settings(self) -> AutoMLSettings:
         settings = super()._settings()
@@ -414,8 +464,15 @@ class AutoMLForecaster(_AutoMLBase):
             target_rolling_window_size=self.target_rolling_window_size,
             frequency=self.frequency,
             seasonality=self.seasonality,
+            cv_step_size=self.cv_step_size,
             quantiles=list(self.quantiles),
         )
+        step = self.cv_step_size
+        if step != "auto" and (isinstance(step, bool) or not isinstance(step, int) or step < 1):
+            raise InvalidInputError(
+                f"The 'cv_step_size' parameter of AutoMLForecaster must be an int >= 1 (time "
+                f"steps between validation origins) or 'auto'. Got {step!r} instead."
+            )
         for q in self.quantiles:
             if not 0.0 < float(q) < 1.0:
                 raise InvalidInputError(
