@@ -1,6 +1,6 @@
 """One forecasting trial: rolling-origin validation of one forecaster configuration.
 
-For each origin (the last ``n_folds`` windows of ``horizon`` points, oldest first) every
+For each origin (``n_folds`` windows of ``horizon`` points, oldest first) every
 series is cut at the origin, the forecaster is fitted on what comes before and forecasts the
 next ``horizon`` points. The forecasts of all origins and series, in a fixed order, are the
 trial's out-of-fold predictions, which the search scores and ensembles like tabular ones.
@@ -42,11 +42,8 @@ class ForecastTrialData:
     overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
     """Fixed LightGBM forecaster settings (``target_lags``, ``target_rolling_window_size``)."""
     offsets: list[int] = dataclasses.field(default_factory=list)
-    """How many points before the end of each series every origin cuts, oldest first; empty
-    means the last ``n_folds`` consecutive windows."""
-
-    def origin_offsets(self) -> list[int]:
-        return self.offsets or [f * self.horizon for f in range(self.n_folds, 0, -1)]
+    """How many points before the end of each series every origin cuts, oldest first (one per
+    fold; the estimator's ``_origin_offsets`` decides them)."""
 
     def params_for(self, learner: str, params: dict[str, Any]) -> dict[str, Any]:
         return {**params, **self.overrides} if learner == "LightGBM" else dict(params)
@@ -95,7 +92,7 @@ def _run(data: ForecastTrialData, spec: TrialSpec, result: TrialResult) -> None:
     metric = get_metric(data.metric, "forecasting")
     preds: list[np.ndarray] = []
     per = len(data.y) // max(1, data.n_folds)
-    for i, offset in enumerate(data.origin_offsets()):
+    for i, offset in enumerate(data.offsets):
         train = {k: s.iloc[: len(s) - offset] for k, s in data.series.items()}
         params = data.params_for(spec.learner, spec.params)
         forecaster = make_forecaster(spec.learner, params, data.season).fit(train, data.freq)
