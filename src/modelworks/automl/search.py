@@ -14,6 +14,10 @@ An ask → evaluate → tell loop over a :class:`~modelworks.automl._executor.Tr
    are stopped (early termination). Every trial gets a deadline: the end of the search, or
    its own ``trial_timeout``; past it the executor kills the worker.
 
+With ``synchronous`` (forecasting), trials are asked one batch per round of workers and told
+in trial order once the whole batch is in, so which worker finishes first cannot change what
+is tried next: the same seed gives the same leaderboard with any number of workers.
+
 Measured durations only calibrate the cost model that decides what still fits in the time
 left, so they change the order of trials only when the budget binds.
 """
@@ -113,6 +117,7 @@ class Search:
         stop_when_converged: bool = False,
         space_context: FitContext | None = None,
         learner_table: dict[str, Learner] | None = None,
+        synchronous: bool = False,
     ) -> None:
         self.data = data
         self.metric = metric
@@ -125,6 +130,7 @@ class Search:
         self.spec_kind = spec_kind
         self.stop_when_converged = stop_when_converged
         self.table = learner_table or LEARNERS
+        self.synchronous = synchronous
         n_train = len(data.folds[0][0]) if data.folds else len(data.y)
         self.ctx = space_context or FitContext(
             task=data.task,
@@ -151,6 +157,8 @@ class Search:
         self._local_done: list[TrialResult] = []
         self._revived = False
         self._progress: dict[str, tuple[float, int]] = {}  # learner: (best loss, since)
+        self._pending: list[TrialResult] = []  # synchronous: finished, not yet recorded
+        self._batch: list[TrialSpec] = []  # synchronous: planned, not yet started
 
     # -- cost model -------------------------------------------------------------------------
     def _seconds_per_unit(self, learner: str) -> float:
@@ -482,6 +490,20 @@ class Search:
         """Trials still running, in worker processes or in this process."""
         return bool(self.executor.running()) or self._local is not None
 
+    def _plan(self, now: float, submitted: int) -> list[TrialSpec]:
+        """The next batch (synchronous mode): one trial per worker, all asked from the same
+        recorded results, so neither worker timing nor completion order changes them."""
+        size = int(getattr(self.executor, "capacity", 1))
+        if self.limits.max_trials is not None:
+            size = min(size, self.limits.max_trials - submitted)
+        batch: list[TrialSpec] = []
+        for _ in range(size):
+            spec = self._next(now)
+            if spec is None:
+                break
+            batch.append(spec)
+        return batch
+
     def run(self) -> list[TrialResult]:
         """Run trials until the time, the trial count or the exit score says stop."""
         submitted = 0
@@ -511,7 +533,14 @@ class Search:
             while not closing and self.executor.idle() > 0 and self._slots() > 0:
                 if self.limits.max_trials is not None and submitted >= self.limits.max_trials:
                     break
-                spec = self._next(time.time())
+                if self.synchronous:
+                    if not self._batch:
+                        if self._busy() or self._pending:
+                            break  # the batch is still running
+                        self._batch = self._plan(time.time(), submitted)
+                    spec = self._batch.pop(0) if self._batch else None
+                else:
+                    spec = self._next(time.time())
                 if spec is None:
                     if not self._busy():
                         closing, self.stop_reason = True, self._idle_reason
@@ -523,7 +552,15 @@ class Search:
             if closing and not self._busy():
                 break
             wait_for = max(0.0, min(0.25, self.limits.end - time.time())) if not closing else 0.25
-            for result in [*self.executor.wait(wait_for), *self._local_results()]:
+            finished = [*self.executor.wait(wait_for), *self._local_results()]
+            if self.synchronous:
+                # a batch is told in trial-number order once all of it is in, so what the next
+                # batch is asked from does not depend on which worker finished first
+                self._pending.extend(finished)
+                if self._busy():
+                    continue
+                finished, self._pending = sorted(self._pending, key=lambda r: r.number), []
+            for result in finished:
                 self._record(result)
         return self.results
 

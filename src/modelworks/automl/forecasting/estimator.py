@@ -30,7 +30,7 @@ import pandas as pd
 from modelworks.automl._trial import TrialResult
 from modelworks.automl.estimators import _AutoMLBase
 from modelworks.automl.forecasting._data import SeriesSet, prepare_series
-from modelworks.automl.forecasting._trial import ForecastTrialData, layout
+from modelworks.automl.forecasting._trial import ForecastTrialData, fold_averaged, layout
 from modelworks.automl.forecasting.forecasters import (
     FORECAST_LEARNERS,
     FORECAST_PORTFOLIO,
@@ -142,6 +142,20 @@ def _spacing(offsets: list[int]) -> str:
         return "the last one"
     step = offsets[0] - offsets[1]
     return f"origins {step} steps apart, the earliest {offsets[0]} steps before the end"
+
+
+def _fold_metrics(
+    actual: np.ndarray, oof: np.ndarray, n_folds: int, context: dict[str, Any]
+) -> dict[str, float]:
+    """Every forecasting metric, averaged over the validation origins like the primary one."""
+    per = len(actual) // max(1, n_folds)
+    folds = [
+        compute_metrics(
+            "forecasting", actual[i * per : (i + 1) * per], oof[i * per : (i + 1) * per], **context
+        )
+        for i in range(max(1, n_folds))
+    ]
+    return {name: float(np.mean([f[name] for f in folds])) for name in folds[0]}
 
 
 def _mase_scale(series: SeriesSet) -> float:
@@ -323,6 +337,9 @@ def run_forecast(
             stop_when_converged=True,
             space_context=FitContext("forecasting", 0, len(all_values), 1),
             learner_table=FORECAST_LEARNERS,
+            # trials take a fraction of a second and the search converges well inside the
+            # budget: batches told in order make the result independent of worker timing
+            synchronous=True,
         )
         try:
             trials = search.run()
@@ -344,7 +361,10 @@ def run_forecast(
     rows_board = []
     if settings.enable_vote_ensemble and len(candidates) >= 2:
         choice = greedy_selection(
-            [np.asarray(r.oof) for r in candidates], actual, metric, context=context
+            [np.asarray(r.oof) for r in candidates],
+            actual,
+            fold_averaged(metric, n_folds),
+            context=context,
         )
         rows_board.append(("VotingEnsemble", choice))
         if choice.loss < best_loss - 1e-12 and len(choice.indices) > 1:
@@ -373,7 +393,7 @@ def run_forecast(
         scales=scales,
         name=best_name,
     )
-    metrics = compute_metrics("forecasting", actual, oof, **context)
+    metrics = _fold_metrics(actual, oof, n_folds, context)
     return ForecastOutcome(
         task="forecasting",
         metric=metric,
