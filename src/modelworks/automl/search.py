@@ -535,7 +535,7 @@ class Search:
                     break
                 if self.synchronous:
                     if not self._batch:
-                        if self._busy() or self._pending:
+                        if self._busy():
                             break  # the batch is still running
                         self._batch = self._plan(time.time(), submitted)
                     spec = self._batch.pop(0) if self._batch else None

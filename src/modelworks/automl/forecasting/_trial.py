@@ -19,7 +19,7 @@ import numpy as np
 from modelworks.automl._trial import TrialResult, TrialSpec
 from modelworks.automl.metrics import Metric
 
-__all__ = ["ForecastTrialData", "fold_averaged", "layout", "run_forecast_trial"]
+__all__ = ["ForecastTrialData", "fold_averaged", "layout", "origin_blocks", "run_forecast_trial"]
 
 
 @dataclasses.dataclass
@@ -52,8 +52,13 @@ class ForecastTrialData:
     @property
     def folds(self) -> list[tuple[np.ndarray, np.ndarray]]:
         rows = np.arange(len(self.y))
-        per = len(self.y) // max(1, self.n_folds)
-        return [(rows[:0], rows[i * per : (i + 1) * per]) for i in range(self.n_folds)]
+        return [(rows[:0], rows[block]) for block in origin_blocks(len(self.y), self.n_folds)]
+
+
+def origin_blocks(n_rows: int, n_folds: int) -> list[slice]:
+    """Where each validation origin's points sit in the fold-major :func:`layout` order."""
+    per = n_rows // max(1, n_folds)
+    return [slice(i * per, (i + 1) * per) for i in range(max(1, n_folds))]
 
 
 def fold_averaged(metric: Metric, n_folds: int) -> Metric:
@@ -65,20 +70,10 @@ def fold_averaged(metric: Metric, n_folds: int) -> Metric:
     models that chase a rise; averaged per origin, each window counts once. Over eight rolling
     10-year test windows this took the mean normalized RMSE from 0.174 to 0.150 (three seeds).
     """
-    n = max(1, n_folds)
 
     def averaged(y_true: np.ndarray, y_pred: np.ndarray, **context: Any) -> float:
-        per = len(y_true) // n
-        return float(
-            np.mean(
-                [
-                    metric(
-                        y_true[i * per : (i + 1) * per], y_pred[i * per : (i + 1) * per], **context
-                    )
-                    for i in range(n)
-                ]
-            )
-        )
+        blocks = origin_blocks(len(y_true), n_folds)
+        return float(np.mean([metric(y_true[b], y_pred[b], **context) for b in blocks]))
 
     return dataclasses.replace(metric, fn=averaged)
 
@@ -119,7 +114,7 @@ def _run(data: ForecastTrialData, spec: TrialSpec, result: TrialResult) -> None:
 
     metric = get_metric(data.metric, "forecasting")
     preds: list[np.ndarray] = []
-    per = len(data.y) // max(1, data.n_folds)
+    blocks = origin_blocks(len(data.y), data.n_folds)
     for i, offset in enumerate(data.offsets):
         train = {k: s.iloc[: len(s) - offset] for k, s in data.series.items()}
         params = data.params_for(spec.learner, spec.params)
@@ -127,14 +122,15 @@ def _run(data: ForecastTrialData, spec: TrialSpec, result: TrialResult) -> None:
         forecast = forecaster.predict(data.horizon)
         block = np.concatenate([nan_guard(forecast[k]) for k in data.series])
         preds.append(block)
-        actual = data.y[i * per : (i + 1) * per]
+        actual = data.y[blocks[i]]
         result.fold_losses.append(metric.loss(actual, block, **data.metric_context))
         if time.time() > spec.deadline and i < data.n_folds - 1:
             result.status = "timeout"
             result.error = f"stopped at its deadline after {i + 1} of {data.n_folds} origins"
             return
     oof = np.concatenate(preds)
-    result.loss = fold_averaged(metric, data.n_folds).loss(data.y, oof, **data.metric_context)
+    # the origins' losses, averaged (what fold_averaged(metric) gives, without recomputing)
+    result.loss = float(np.mean(result.fold_losses))
     result.oof = oof.astype(np.float64)
     result.status = "completed" if math.isfinite(result.loss) else "failed"
     if result.status == "failed":

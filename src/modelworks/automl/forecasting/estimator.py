@@ -30,7 +30,12 @@ import pandas as pd
 from modelworks.automl._trial import TrialResult
 from modelworks.automl.estimators import _AutoMLBase
 from modelworks.automl.forecasting._data import SeriesSet, prepare_series
-from modelworks.automl.forecasting._trial import ForecastTrialData, fold_averaged, layout
+from modelworks.automl.forecasting._trial import (
+    ForecastTrialData,
+    fold_averaged,
+    layout,
+    origin_blocks,
+)
 from modelworks.automl.forecasting.forecasters import (
     FORECAST_LEARNERS,
     FORECAST_PORTFOLIO,
@@ -148,12 +153,9 @@ def _fold_metrics(
     actual: np.ndarray, oof: np.ndarray, n_folds: int, context: dict[str, Any]
 ) -> dict[str, float]:
     """Every forecasting metric, averaged over the validation origins like the primary one."""
-    per = len(actual) // max(1, n_folds)
     folds = [
-        compute_metrics(
-            "forecasting", actual[i * per : (i + 1) * per], oof[i * per : (i + 1) * per], **context
-        )
-        for i in range(max(1, n_folds))
+        compute_metrics("forecasting", actual[b], oof[b], **context)
+        for b in origin_blocks(len(actual), n_folds)
     ]
     return {name: float(np.mean([f[name] for f in folds])) for name in folds[0]}
 
