@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from modelworks.automl import AutoMLForecaster
+from modelworks.automl.forecasting.forecasters import make_forecaster
 from modelworks.errors import InvalidInputError
 
 
@@ -58,12 +59,20 @@ def test_target_lags_and_window_fix_the_gbm_features(two_series) -> None:
         horizon=3,
         target_lags=[1, 12],
         target_rolling_window_size=4,
-        allowed_learners=["LightGBM"],
+        allowed_learners=["LightGBM", "ElasticNet"],
         time_budget=20,
-        max_trials=2,
+        max_trials=4,
         n_jobs=1,
         verbose=0,
     ).fit(single, "sales")
+    assert {r.learner for r in fc.trials_} == {"LightGBM", "ElasticNet"}
+    for learner in ("LightGBM", "ElasticNet"):
+        trial = next(r for r in fc.trials_ if r.learner == learner)
+        forecaster = make_forecaster(
+            learner, fc.outcome_.data.params_for(learner, trial.params), 12
+        )
+        forecaster.fit({("b",): single.set_index("month")["sales"].asfreq("MS")}, "MS")
+        assert forecaster.lags_ == [1, 12] and forecaster.window_ == 4
     members = fc.best_estimator_.members or []
     assert members
     for member in members:
@@ -72,6 +81,21 @@ def test_target_lags_and_window_fix_the_gbm_features(two_series) -> None:
         AutoMLForecaster(time_column="month", horizon=3, target_lags=[0], verbose=0).fit(
             single, "sales"
         )
+
+
+def test_the_linear_autoregression_carries_a_cycle_the_calendar_does_not_name() -> None:
+    # A yearly series with an 11-year cycle growing in amplitude: the elastic net on 12 lags
+    # extrapolates the next cycle; LightGBM on the same lags cannot leave the range it saw.
+    t = np.arange(120)
+    values = 50 + (20 + 0.3 * t) * np.sin(2 * np.pi * t / 11)
+    history = pd.Series(values[:110], index=pd.date_range("1900", periods=110, freq="YS"))
+    params = {"n_lags": 12, "window": 12, "transform": "none", "alpha": 1e-4, "l1_ratio": 0.5}
+    errors = {}
+    for learner in ("ElasticNet", "LightGBM"):
+        forecaster = make_forecaster(learner, params, season=1).fit({("s",): history}, "YS")
+        (forecast,) = forecaster.predict(10).values()
+        errors[learner] = float(np.sqrt(np.mean((forecast - values[110:]) ** 2)))
+    assert errors["ElasticNet"] < 1.0 < errors["LightGBM"]
 
 
 def test_a_small_space_is_searched_once_then_the_search_stops(two_series) -> None:
@@ -212,3 +236,24 @@ def test_two_workers_give_the_same_leaderboard_every_time() -> None:
     assert len(first) == 30
     assert _leaderboard_of(2) == first
     assert _leaderboard_of(2) == first
+
+
+def test_azure_algorithm_names_choose_the_forecasters() -> None:
+    # An Azure forecasting job lists AutoArima and may list regression-only algorithms: the
+    # first is our Arima, the second is left out with an alert instead of emptying the search.
+    from modelworks.automl.forecasting.estimator import run_forecast
+    from modelworks.automl.settings import AutoMLSettings, ForecastSettings
+
+    settings = AutoMLSettings(
+        task="forecasting",
+        allowed_learners=["AutoArima", "LassoLars", "XGBoostRegressor"],
+        max_trials=2,
+        n_jobs=1,
+        verbose=0,
+        forecasting=ForecastSettings(time_column_name="day", forecast_horizon=5),
+    )
+    data = _ramp(80)
+    outcome = run_forecast(data.drop(columns="y"), data["y"], settings.check())
+    assert {r.learner for r in outcome.trials} == {"Arima", "ElasticNet"}
+    alert = next(g for g in outcome.guardrails if g.name == "Algorithms")
+    assert alert.status == "alerted" and "XGBoostRegressor" in alert.description

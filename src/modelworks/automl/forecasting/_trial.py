@@ -21,6 +21,10 @@ from modelworks.automl.metrics import Metric
 
 __all__ = ["ForecastTrialData", "fold_averaged", "layout", "origin_blocks", "run_forecast_trial"]
 
+LAG_REGRESSIONS = frozenset({"LightGBM", "ElasticNet"})
+"""The forecasters built on lag features, which ``target_lags`` and
+``target_rolling_window_size`` configure."""
+
 
 @dataclasses.dataclass
 class ForecastTrialData:
@@ -41,13 +45,13 @@ class ForecastTrialData:
     n_classes: int = 0
     seed: int = 0
     overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
-    """Fixed LightGBM forecaster settings (``target_lags``, ``target_rolling_window_size``)."""
+    """Fixed lag-regression settings (``target_lags``, ``target_rolling_window_size``)."""
     offsets: list[int] = dataclasses.field(default_factory=list)
     """How many points before the end of each series every origin cuts, oldest first (one per
     fold; the estimator's ``_origin_offsets`` decides them)."""
 
     def params_for(self, learner: str, params: dict[str, Any]) -> dict[str, Any]:
-        return {**params, **self.overrides} if learner == "LightGBM" else dict(params)
+        return {**params, **self.overrides} if learner in LAG_REGRESSIONS else dict(params)
 
     @property
     def folds(self) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -8,7 +8,7 @@
     fc.predict(X_future)         # point forecasts for future rows
 
 Candidates — seasonal naive, naive, ETS and ARIMA (statsmodels), LightGBM on lag, rolling
-and calendar features — are compared by rolling-origin validation over ``n_cross_validations``
+and calendar features, an elastic net on lag and rolling features — are compared by rolling-origin validation over ``n_cross_validations``
 windows of ``horizon`` points (the last ones, or spread over the last half of a long history),
 searched with the same loop as tabular
 AutoML, ensembled by greedy selection, and the chosen members are refitted on all the data.
@@ -190,7 +190,8 @@ def _quantiles(
 
 
 def _overrides(fs: ForecastSettings) -> dict[str, Any]:
-    """Azure's target_lags / target_rolling_window_size, when given, fix the GBM's features."""
+    """Azure's target_lags / target_rolling_window_size, when given, fix the lag regressions'
+    features."""
     out: dict[str, Any] = {}
     lags = fs.target_lags
     if isinstance(lags, int) and not isinstance(lags, bool):
@@ -263,17 +264,19 @@ def run_forecast(
         offsets=offsets,
     )
     names = list(FORECAST_LEARNERS)
+    # Azure's lists may name regression-only algorithms (XGBoostRegressor, Prophet…): those
+    # are left out with an alert below, as long as some forecasting algorithm remains
+    ignored = [
+        n
+        for n in [*(settings.allowed_learners or []), *(settings.blocked_learners or [])]
+        if not resolve_forecast_names([n], strict=False)
+    ]
     if settings.allowed_learners:
-        wanted = {n.lower() for n in settings.allowed_learners}
-        names = [
-            n
-            for n in names
-            if n.lower() in wanted
-            or (n.lower() == "lightgbm" and bool({"lgbm", "lightgbm"} & wanted))
-        ]
+        wanted = set(resolve_forecast_names(settings.allowed_learners, strict=False))
+        names = [n for n in names if n in wanted]
     if settings.blocked_learners:
-        blocked = {n.lower() for n in settings.blocked_learners}
-        names = [n for n in names if n.lower() not in blocked]
+        blocked = set(resolve_forecast_names(settings.blocked_learners, strict=False))
+        names = [n for n in names if n not in blocked]
     learners = [FORECAST_LEARNERS[n] for n in names if FORECAST_LEARNERS[n].is_available()]
     if not learners:
         raise InvalidInputError(
@@ -296,6 +299,15 @@ def run_forecast(
             f"window(s) of {horizon} steps, {_spacing(offsets)}; seasonality {series.season}.",
         ),
     ]
+    if ignored:
+        guardrails.append(
+            Guardrail(
+                "Algorithms",
+                "alerted",
+                f"{', '.join(map(str, ignored))} are not forecasting algorithms here and were "
+                f"left out; the forecasting algorithms are {', '.join(FORECAST_LEARNERS)}.",
+            )
+        )
     other = [c for c in frame.columns if c != fs.time_column_name and c not in series.id_columns]
     if other:
         guardrails.append(
@@ -558,14 +570,25 @@ class AutoMLForecaster(_AutoMLBase):
         )
 
 
-def resolve_forecast_names(names: list[str]) -> list[str]:
+def resolve_forecast_names(names: list[str], *, strict: bool = True) -> list[str]:
+    """Forecasting learner names from user spellings (Azure's ``AutoArima``, ``LassoLars``…);
+    an unknown name is an error, or skipped when not ``strict``."""
     known = {n.lower(): n for n in FORECAST_LEARNERS}
     known.update(
-        {"lgbm": "LightGBM", "autoarima": "Arima", "arimax": "Arima", "ets": "ExponentialSmoothing"}
+        {
+            "lgbm": "LightGBM",
+            "autoarima": "Arima",
+            "arimax": "Arima",
+            "ets": "ExponentialSmoothing",
+            "elastic_net": "ElasticNet",
+            "lassolars": "ElasticNet",
+        }
     )
     out = []
     for name in names:
         found = known.get(str(name).lower())
+        if found is None and not strict:
+            continue
         if found is None:
             raise InvalidInputError(
                 f"Unknown forecasting algorithm {name!r}. Known: {', '.join(FORECAST_LEARNERS)}."

@@ -1,10 +1,11 @@
-"""The forecasting learners: seasonal naive, ETS and ARIMA (statsmodels), and gradient
-boosting on lag, rolling-window and calendar features.
+"""The forecasting learners: seasonal naive, ETS and ARIMA (statsmodels), and regression on
+lag and rolling-window features — gradient boosting (with calendar parts too) and an elastic
+net (a linear autoregression).
 
 Every forecaster sees a dict of regular series (id → time-indexed ``pd.Series``) and answers
-``predict(horizon)`` with an array per id. The gradient-boosting forecaster is one *global*
-LightGBM model over all series: each series is scaled by its mean absolute value, the target
-is optionally differenced (so trends extrapolate), the series id is a categorical feature,
+``predict(horizon)`` with an array per id. The lag regressions are one *global* model over
+all series: each series is scaled by its mean absolute value, the target is optionally
+differenced (so trends extrapolate), LightGBM gets the series id as a categorical feature,
 and forecasts are made recursively, one step at a time. Statistical models are fitted per
 series. statsmodels comes with the ``modelworks[automl]`` extra.
 """
@@ -154,8 +155,10 @@ def _calendar(times: pd.DatetimeIndex) -> np.ndarray:
     ).astype(float)
 
 
-class GradientBoosting(Forecaster):
-    """One LightGBM model over all series on lags, a rolling mean, calendar and series id."""
+class LagRegression(Forecaster):
+    """One regression model over all series on lags and a rolling mean of the scaled (and
+    optionally differenced) target, forecasting recursively; subclasses choose the model and
+    which extra features it can use."""
 
     def _lags(self) -> list[int]:
         lags = self.params.get("lags")
@@ -177,6 +180,13 @@ class GradientBoosting(Forecaster):
         row.append(float(code))
         return row
 
+    def _design(self, rows: np.ndarray, times: pd.DatetimeIndex) -> np.ndarray:
+        """The model's inputs from the lag rows (lags, rolling mean, series code)."""
+        raise NotImplementedError
+
+    def _fit_model(self, features: np.ndarray, targets: np.ndarray) -> Any:
+        raise NotImplementedError
+
     def _transform(self, values: np.ndarray, scale: float) -> np.ndarray:
         z = values / scale
         if self.params.get("transform") == "diff":
@@ -184,8 +194,6 @@ class GradientBoosting(Forecaster):
         return z
 
     def _fit(self, series: Series) -> None:
-        import lightgbm
-
         lags = self._lags()
         window = int(self.params.get("window", max(3, self.season)))
         self.lags_, self.window_ = lags, window
@@ -205,22 +213,8 @@ class GradientBoosting(Forecaster):
                 rows.append(self._features(z, t, s.index[t], self.codes_[key], lags, window))
                 targets.append(z[t])
                 times.append(s.index[t])
-        features = np.column_stack(
-            [np.asarray(rows, dtype=float), _calendar(pd.DatetimeIndex(times))]
-        )
-        self.model_ = lightgbm.LGBMRegressor(
-            n_estimators=int(self.params.get("n_estimators", 300)),
-            learning_rate=float(self.params.get("learning_rate", 0.05)),
-            num_leaves=int(self.params.get("num_leaves", 15)),
-            min_child_samples=int(
-                min(self.params.get("min_child_samples", 10), max(2, len(targets) // 4))
-            ),
-            colsample_bytree=float(self.params.get("colsample_bytree", 0.9)),
-            n_jobs=1,
-            verbose=-1,
-            random_state=0,
-        )
-        self.model_.fit(features, np.asarray(targets), categorical_feature=[len(lags) + 1])
+        features = self._design(np.asarray(rows, dtype=float), pd.DatetimeIndex(times))
+        self.model_ = self._fit_model(features, np.asarray(targets, dtype=float))
         self.last_time_ = {k: s.index[-1] for k, s in series.items()}
 
     def predict(self, horizon: int) -> dict[tuple[Any, ...], np.ndarray]:
@@ -236,7 +230,7 @@ class GradientBoosting(Forecaster):
                 features = self._features(
                     np.asarray([*z, 0.0]), t, time, self.codes_[key], self.lags_, self.window_
                 )
-                row = np.asarray(features + list(_calendar(pd.DatetimeIndex([time]))[0]))[None, :]
+                row = self._design(np.asarray([features], dtype=float), pd.DatetimeIndex([time]))
                 step = float(self.model_.predict(row)[0])
                 z.append(step)
                 value = level[-1] + step if self.params.get("transform") == "diff" else step
@@ -246,6 +240,52 @@ class GradientBoosting(Forecaster):
         return out
 
 
+class GradientBoosting(LagRegression):
+    """LightGBM on lags, a rolling mean, calendar parts and the series id (categorical)."""
+
+    def _design(self, rows: np.ndarray, times: pd.DatetimeIndex) -> np.ndarray:
+        return np.column_stack([rows, _calendar(times)])
+
+    def _fit_model(self, features: np.ndarray, targets: np.ndarray) -> Any:
+        import lightgbm
+
+        model = lightgbm.LGBMRegressor(
+            n_estimators=int(self.params.get("n_estimators", 300)),
+            learning_rate=float(self.params.get("learning_rate", 0.05)),
+            num_leaves=int(self.params.get("num_leaves", 15)),
+            min_child_samples=int(
+                min(self.params.get("min_child_samples", 10), max(2, len(targets) // 4))
+            ),
+            colsample_bytree=float(self.params.get("colsample_bytree", 0.9)),
+            n_jobs=1,
+            verbose=-1,
+            random_state=0,
+        )
+        return model.fit(features, targets, categorical_feature=[len(self.lags_) + 1])
+
+
+class LinearAutoregression(LagRegression):
+    """Elastic net on lags and a rolling mean: the linear autoregression that long cycles
+    (sunspots: ~11 years) and smooth series favour, where trees cannot extrapolate. The
+    series code and calendar are left out (a linear model cannot use them as numbers;
+    seasonality comes in through the seasonal lag)."""
+
+    def _design(self, rows: np.ndarray, times: pd.DatetimeIndex) -> np.ndarray:
+        # the lags may start before the series does: nothing to say there but "average"
+        return np.nan_to_num(rows[:, :-1], nan=0.0)
+
+    def _fit_model(self, features: np.ndarray, targets: np.ndarray) -> Any:
+        from sklearn.linear_model import ElasticNet
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence warnings at the smallest alphas
+            return ElasticNet(
+                alpha=float(self.params.get("alpha", 1e-3)),
+                l1_ratio=float(self.params.get("l1_ratio", 0.5)),
+                max_iter=5000,
+            ).fit(features, targets)
+
+
 def make_forecaster(name: str, params: dict[str, Any], season: int) -> Forecaster:
     cls = {
         "SeasonalNaive": Naive,
@@ -253,6 +293,7 @@ def make_forecaster(name: str, params: dict[str, Any], season: int) -> Forecaste
         "ExponentialSmoothing": ETS,
         "Arima": Arima,
         "LightGBM": GradientBoosting,
+        "ElasticNet": LinearAutoregression,
     }[name]
     if name == "Naive":
         params = {**params, "seasonal": False}
@@ -308,6 +349,16 @@ def _arima_space(trial: Any, ctx: FitContext) -> dict[str, Any]:
     }
 
 
+def _linear_space(trial: Any, ctx: FitContext) -> dict[str, Any]:
+    return {
+        "n_lags": trial.suggest_int("n_lags", 1, 24),
+        "window": trial.suggest_int("window", 2, 24),
+        "transform": trial.suggest_categorical("transform", ["none", "diff"]),
+        "alpha": trial.suggest_float("alpha", 1e-5, 1.0, log=True),
+        "l1_ratio": trial.suggest_float("l1_ratio", 0.0, 1.0),
+    }
+
+
 def _naive_space(trial: Any, ctx: FitContext) -> dict[str, Any]:
     return {}
 
@@ -326,6 +377,7 @@ FORECAST_LEARNERS: dict[str, Learner] = {
         _learner("ExponentialSmoothing", _ets_space, _units(300.0), "statsmodels"),
         _learner("Arima", _arima_space, _units(3000.0), "statsmodels"),
         _learner("LightGBM", _gbm_space, _gbm_units),
+        _learner("ElasticNet", _linear_space, _units(20.0)),
     ]
 }
 
@@ -376,6 +428,11 @@ FORECAST_PORTFOLIO: list[tuple[str, dict[str, Any]]] = [
     ),
     ("Arima", {"p": 1, "d": 1, "q": 1, "seasonal": True}),
     ("ExponentialSmoothing", {"trend": None, "damped": False, "seasonal": "add"}),
+    # a linear autoregression on the last 12 values, nearly unregularised
+    (
+        "ElasticNet",
+        {"n_lags": 12, "window": 12, "transform": "none", "alpha": 1e-4, "l1_ratio": 0.5},
+    ),
 ]
 
 
