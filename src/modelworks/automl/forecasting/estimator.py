@@ -8,9 +8,9 @@
     fc.predict(X_future)         # point forecasts for future rows
 
 Candidates — seasonal naive, naive, ETS and ARIMA (statsmodels), LightGBM on lag, rolling
-and calendar features, an elastic net on lag and rolling features — are compared by rolling-origin validation over ``n_cross_validations``
-windows of ``horizon`` points (the last ones, or spread over the last half of a long history),
-searched with the same loop as tabular
+and calendar features, an elastic net on lag and rolling features — are compared by
+rolling-origin validation over ``n_cross_validations`` windows of ``horizon`` points (the last
+ones, or spread over the last half of a long history), searched with the same loop as tabular
 AutoML, ensembled by greedy selection, and the chosen members are refitted on all the data.
 """
 
@@ -263,19 +263,17 @@ def run_forecast(
         overrides=_overrides(fs),
         offsets=offsets,
     )
-    names = list(FORECAST_LEARNERS)
     # Azure's lists may name regression-only algorithms (XGBoostRegressor, Prophet…): those
     # are left out with an alert below, as long as some forecasting algorithm remains
-    ignored = [
-        n
-        for n in [*(settings.allowed_learners or []), *(settings.blocked_learners or [])]
-        if not resolve_forecast_names([n], strict=False)
-    ]
+    listed = [*(settings.allowed_learners or []), *(settings.blocked_learners or [])]
+    resolved = {n: resolve_forecast_names([n], strict=False) for n in listed}
+    ignored = [n for n in listed if not resolved[n]]
+    names = list(FORECAST_LEARNERS)
     if settings.allowed_learners:
-        wanted = set(resolve_forecast_names(settings.allowed_learners, strict=False))
+        wanted = {r for n in settings.allowed_learners for r in resolved[n]}
         names = [n for n in names if n in wanted]
     if settings.blocked_learners:
-        blocked = set(resolve_forecast_names(settings.blocked_learners, strict=False))
+        blocked = {r for n in settings.blocked_learners for r in resolved[n]}
         names = [n for n in names if n not in blocked]
     learners = [FORECAST_LEARNERS[n] for n in names if FORECAST_LEARNERS[n].is_available()]
     if not learners:

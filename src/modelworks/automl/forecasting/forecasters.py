@@ -271,7 +271,7 @@ class LinearAutoregression(LagRegression):
     seasonality comes in through the seasonal lag)."""
 
     def _design(self, rows: np.ndarray, times: pd.DatetimeIndex) -> np.ndarray:
-        # the lags may start before the series does: nothing to say there but "average"
+        # a lag before the series starts (a series shorter than its lags) reads as 0
         return np.nan_to_num(rows[:, :-1], nan=0.0)
 
     def _fit_model(self, features: np.ndarray, targets: np.ndarray) -> Any:
