@@ -46,6 +46,8 @@ def test_run_from_flags_and_from_an_azure_yaml(tmp_path, bank_small) -> None:
         "classification",
         "--timeout",
         "10",
+        "--max-trials",
+        "6",
         "--metric",
         "roc_auc",
         "--model-name",
@@ -67,7 +69,7 @@ def test_run_from_flags_and_from_an_azure_yaml(tmp_path, bank_small) -> None:
         "target_column_name: response\n"
         "training_data: {type: mltable, path: azureml:bank@latest}\n"
         "test_data: {type: uri_file, path: ./bank.csv}\n"
-        "limits: {timeout_seconds: 10, max_concurrent_trials: 2}\n"
+        "limits: {timeout_seconds: 10, max_trials: 6, max_concurrent_trials: 2}\n"
         "training: {blocked_training_algorithms: [KNN, MLP]}\n"
     )
     done = _cli("-w", "ws", "automl", "run", "-f", "automl.yml", "-o", "json", cwd=tmp_path)

@@ -26,6 +26,7 @@ def test_classifier_recorded_registered_explained(tmp_path, bank_small) -> None:
     train, test = bank_small.iloc[:1200], bank_small.iloc[1200:]
     clf = AutoMLClassifier(
         time_budget=20,
+        max_trials=8,
         metric="AUC_weighted",
         n_jobs=2,
         verbose=0,

@@ -28,6 +28,7 @@ test_data:
   path: ./data/test.csv
 limits:
   timeout_minutes: {minutes}
+  max_trials: {max_trials}
   max_concurrent_trials: 2
 training:
   blocked_training_algorithms: [KNN, MLP]
@@ -37,7 +38,13 @@ training:
 def _write(tmp_path: Path, frame: pd.DataFrame, **fields: object) -> Path:
     (tmp_path / "data").mkdir(exist_ok=True)
     frame.iloc[1000:].to_csv(tmp_path / "data" / "test.csv", index=False)
-    values = {"target": "response", "train": "azureml:bank@latest", "minutes": 0.5, **fields}
+    values = {
+        "target": "response",
+        "train": "azureml:bank@latest",
+        "minutes": 0.5,
+        "max_trials": 8,
+        **fields,
+    }
     path = tmp_path / "automl.yml"
     path.write_text(YAML.format(**values))
     return path
@@ -101,7 +108,7 @@ def test_a_bad_spec_fails_at_submission(jobs_ws: mw.Workspace, tmp_path: Path) -
 @pytest.mark.filterwarnings("ignore::modelworks.specs.SpecWarning")
 def test_cancel_stops_the_search(jobs_ws: mw.Workspace, tmp_path: Path, bank_small) -> None:
     jobs_ws.data.create("bank", bank_small.iloc[:1000], type="mltable")
-    spec = _write(tmp_path, bank_small, minutes=5)
+    spec = _write(tmp_path, bank_small, minutes=5, max_trials=1000)
     created = jobs_ws.jobs.create(spec, start_worker=False)
     wait_for(lambda: len(jobs_ws.runs.children(created.id)) >= 1, timeout=120)
     jobs_ws.jobs.cancel(created.name)
