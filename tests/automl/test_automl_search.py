@@ -233,7 +233,7 @@ def test_a_model_even_when_no_worker_process_starts(cancer) -> None:
     outcome = run_tabular(
         X,
         y,
-        AutoMLSettings(time_budget=20, primary_metric="AUC_weighted", verbose=0),
+        AutoMLSettings(time_budget=8, primary_metric="AUC_weighted", verbose=0),
         executor_factory=lambda path, n, grace: _WorkersNeverStart(path, n_workers=n, grace=grace),
     )
     assert [r.status for r in outcome.trials] == ["completed"]  # run in the AutoML process
