@@ -39,6 +39,21 @@ def test_all_missing_target(cancer) -> None:
         AutoMLRegressor(time_budget=5, verbose=0).fit(X, np.full(len(X), np.nan))
 
 
+def test_constant_regression_target_names_its_value(cancer) -> None:
+    X, _ = cancer
+    with pytest.raises(InvalidInputError, match=r"'target' is constant \(1\.0\)"):
+        AutoMLRegressor(time_budget=5, verbose=0).fit(X, np.ones(len(X)))
+
+
+def test_repeated_column_names_are_refused_by_name(tmp_path, cancer) -> None:
+    X, y = cancer
+    twice = pd.concat([X.iloc[:, :3], X.iloc[:, :1]], axis=1)  # pandas allows two 'mean radius'
+    ws = Workspace(tmp_path / "ws")
+    with pytest.raises(InvalidInputError, match=r"more than one column named \['mean radius'\]"):
+        AutoMLClassifier(time_budget=5, verbose=0, workspace=ws).fit(twice, y)
+    _no_trials(ws)
+
+
 def test_non_numeric_regression_target(bank_small) -> None:
     with pytest.raises(InvalidInputError, match=r"must be numeric.*'(yes|no)'.*classification"):
         AutoMLRegressor(time_budget=5, verbose=0).fit(bank_small, "response")

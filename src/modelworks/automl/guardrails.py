@@ -45,8 +45,14 @@ class Guardrail:
         return dataclasses.asdict(self)
 
 
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as the Python value it holds, so messages read 1.0 rather than
+    np.float64(1.0)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _sample(values: Any, limit: int = 3) -> str:
-    return ", ".join(repr(v) for v in list(values)[:limit])
+    return ", ".join(repr(_plain(v)) for v in list(values)[:limit])
 
 
 def check_target(y: pd.Series, task: str, *, name: str) -> pd.Series:
@@ -89,8 +95,8 @@ def check_target(y: pd.Series, task: str, *, name: str) -> pd.Series:
             y = pd.to_numeric(y, errors="coerce")
         if float(np.nanstd(y.to_numpy(dtype=float))) == 0.0:
             raise InvalidInputError(
-                f"The target column {name!r} is constant ({y[present].iloc[0]!r}); there is "
-                "nothing to predict."
+                f"The target column {name!r} is constant ({_plain(y[present].iloc[0])!r}); "
+                "there is nothing to predict."
             )
     return y
 

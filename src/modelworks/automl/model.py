@@ -44,6 +44,12 @@ def as_frame(X: Any, columns: list[str] | None = None) -> pd.DataFrame:
         frame = pd.DataFrame(array, columns=columns).infer_objects()
     frame = frame.copy()
     frame.columns = [str(c) for c in frame.columns]
+    repeated = sorted(frame.columns[frame.columns.duplicated()].unique())
+    if repeated:
+        raise InvalidInputError(
+            f"The table has more than one column named {repeated}; column names must be "
+            "unique. Rename or drop the repeated columns."
+        )
     return frame
 
 
