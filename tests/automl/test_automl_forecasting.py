@@ -52,6 +52,72 @@ def test_forecast_model_rejects_past_times(two_series) -> None:
     assert len(fc.predict(pd.DataFrame({"month": ["2021-02-01"]}))) == 1
 
 
+def test_forecast_model_names_what_is_wrong_with_the_rows_it_is_asked(two_series) -> None:
+    fc = AutoMLForecaster(
+        time_column="month",
+        horizon=3,
+        time_series_id_columns=["store"],
+        time_budget=20,
+        max_trials=2,
+        n_jobs=1,
+        verbose=0,
+    ).fit(two_series, "sales")  # the last month is 2020-12-01
+    with pytest.raises(
+        InvalidInputError, match=r"lacks the time series id column\(s\) \['store'\]"
+    ):
+        fc.predict(pd.DataFrame({"month": ["2021-01-01"]}))
+    with pytest.raises(InvalidInputError, match="not dates or times, such as 'next month'"):
+        fc.predict(pd.DataFrame({"month": ["next month"], "store": ["a"]}))
+    with pytest.raises(
+        InvalidInputError, match=r"not on the series' 'MS' steps.*2021-01-01.*2021-02"
+    ):
+        fc.predict(pd.DataFrame({"month": ["2021-01-15"], "store": ["a"]}))
+    assert len(fc.predict(pd.DataFrame({"month": ["2021-02-01"], "store": ["a"]}))) == 1
+
+
+@pytest.mark.parametrize(
+    ("strings", "dayfirst", "first"),
+    [
+        (
+            list(pd.date_range("2020-01", periods=14, freq="MS").strftime("%d/%m/%Y")),
+            True,
+            "2020-01-01",
+        ),
+        (["01/01/2020", "01/02/2020", "01/03/2020"], False, "2020-01-01"),  # regular both ways
+        (["31.01.2020", "01.02.2020", "02.02.2020"], True, "2020-01-31"),  # dd.mm, daily
+        (["01/31/2020", "02/01/2020", "02/02/2020"], False, "2020-01-31"),  # mm/dd, daily
+        (["2020-01-02", "2020-01-03", "2020-01-04"], False, "2020-01-02"),  # ISO stays ISO
+    ],
+)
+def test_time_strings_are_read_the_way_that_reads_them_all_regularly(
+    strings: list[str], dayfirst: bool, first: str
+) -> None:
+    from modelworks.automl.forecasting._data import parse_times
+
+    times, read_dayfirst = parse_times(pd.Series(strings), "when")
+    assert read_dayfirst is dayfirst
+    assert times.iloc[0] == pd.Timestamp(first)
+    assert times.is_monotonic_increasing
+
+
+def test_day_first_dates_mean_the_same_day_in_training_and_prediction(two_series) -> None:
+    data = two_series.assign(month=two_series["month"].dt.strftime("%d/%m/%Y"))
+    fc = AutoMLForecaster(
+        time_column="month",
+        horizon=3,
+        time_series_id_columns=["store"],
+        time_budget=20,
+        max_trials=2,
+        n_jobs=1,
+        verbose=0,
+    ).fit(data, "sales")
+    forecast = fc.forecast()
+    store_a = forecast[forecast["store"] == "a"]
+    assert list(store_a["month"]) == list(pd.date_range("2021-01-01", periods=3, freq="MS"))
+    asked = fc.predict(pd.DataFrame({"month": ["01/02/2021"], "store": ["a"]}))  # 1 February
+    assert asked[0] == pytest.approx(store_a["prediction"].iloc[1])
+
+
 def test_target_lags_and_window_fix_the_gbm_features(two_series) -> None:
     single = two_series[two_series["store"] == "b"].drop(columns=["store"])
     fc = AutoMLForecaster(

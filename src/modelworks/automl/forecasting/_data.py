@@ -17,7 +17,7 @@ import pandas as pd
 
 from modelworks.errors import InvalidInputError
 
-__all__ = ["SeriesSet", "prepare_series", "season_length"]
+__all__ = ["SeriesSet", "parse_times", "prepare_series", "season_length"]
 
 MIN_TRAIN_POINTS = 3
 
@@ -59,6 +59,8 @@ class SeriesSet:
     freq: str
     season: int
     filled: int = 0
+    dayfirst: bool = False
+    """The time column's strings were read day first ('31/01/2024')."""
 
     @property
     def ids(self) -> list[tuple[Any, ...]]:
@@ -77,12 +79,45 @@ def _infer_freq(index: pd.DatetimeIndex) -> str | None:
     return str(getattr(found, "freqstr", found))
 
 
-def _parse_time(values: pd.Series, name: str) -> pd.Series:
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return values
+_ISO_START = r"^\s*\d{4}[-/.]"
+
+
+def _to_datetime(values: pd.Series, dayfirst: bool) -> pd.Series:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+        return pd.to_datetime(values, errors="coerce", format="mixed", dayfirst=dayfirst)
+
+
+def _regular(times: pd.Series) -> bool:
+    distinct = pd.DatetimeIndex(times.dropna().unique()).sort_values()
+    return len(distinct) >= 3 and _infer_freq(distinct) is not None
+
+
+def parse_times(
+    values: pd.Series, name: str, *, dayfirst: bool | None = None
+) -> tuple[pd.Series, bool]:
+    """The time column as datetimes, and whether its strings were read day first.
+
+    ``dayfirst=None`` (training) decides it: strings that do not start with a year
+    ('31/01/2024', '01.02.2024') are read both ways, and day first wins when it reads more
+    of them or, reading as many, only it gives regular times. Prediction passes the
+    training's choice so the same string means the same day.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values, False
+    if dayfirst is None:
+        text = values.dropna().astype(str)
+        dayfirst = False
+        if len(text) and not text.str.match(_ISO_START).any():
+            month_first, day_first = _to_datetime(values, False), _to_datetime(values, True)
+            unread_m, unread_d = int(month_first.isna().sum()), int(day_first.isna().sum())
+            dayfirst = unread_d < unread_m or (
+                unread_d == unread_m
+                and not month_first.equals(day_first)
+                and _regular(day_first)
+                and not _regular(month_first)
+            )
+    parsed = _to_datetime(values, dayfirst)
     bad = values[parsed.isna() & values.notna()]
     if len(bad) or parsed.isna().all():
         example = repr(bad.iloc[0]) if len(bad) else "(all missing)"
@@ -90,7 +125,7 @@ def _parse_time(values: pd.Series, name: str) -> pd.Series:
             f"The time column {name!r} has values that are not dates or times, such as "
             f"{example}. Use ISO dates like '2024-01-31' or a datetime column."
         )
-    return parsed
+    return parsed, dayfirst
 
 
 def prepare_series(
@@ -133,7 +168,7 @@ def prepare_series(
             f"The target column {target_name!r} of a forecasting task must be numeric, but it "
             f"has values such as {bad.iloc[0]!r}. Convert it to numbers."
         )
-    times = _parse_time(X[time_column].reset_index(drop=True), time_column)
+    times, dayfirst = parse_times(X[time_column].reset_index(drop=True), time_column)
     frame = pd.DataFrame({"__time": times, "__y": target.reset_index(drop=True)})
     for column in id_columns:
         frame[column] = X[column].reset_index(drop=True).to_numpy()
@@ -187,7 +222,9 @@ def prepare_series(
             regular = regular.interpolate(limit_direction="both")
         series[key] = regular.astype(float)
     season = int(seasonality) if isinstance(seasonality, int) else season_length(freq)
-    out = SeriesSet(series, list(id_columns), time_column, str(freq), max(1, season), filled)
+    out = SeriesSet(
+        series, list(id_columns), time_column, str(freq), max(1, season), filled, dayfirst
+    )
     shortest = out.min_length()
     if horizon >= shortest or shortest < horizon + MIN_TRAIN_POINTS:
         raise InvalidInputError(

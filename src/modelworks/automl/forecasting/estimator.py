@@ -404,6 +404,7 @@ def run_forecast(
         quantiles=quantiles,
         scales=scales,
         name=best_name,
+        dayfirst=series.dayfirst,
     )
     metrics = _fold_metrics(actual, oof, n_folds, context)
     return ForecastOutcome(

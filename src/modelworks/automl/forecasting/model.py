@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
+from modelworks.automl.forecasting._data import parse_times
 from modelworks.errors import InvalidInputError
 
 __all__ = ["ForecastModel"]
@@ -35,6 +36,7 @@ class ForecastModel(BaseEstimator):
         quantiles: dict[float, np.ndarray] | None = None,
         scales: dict[tuple[Any, ...], float] | None = None,
         name: str = "",
+        dayfirst: bool = False,
     ) -> None:
         self.members = members
         self.weights = weights
@@ -45,6 +47,7 @@ class ForecastModel(BaseEstimator):
         self.quantiles = quantiles
         self.scales = scales
         self.name = name
+        self.dayfirst = dayfirst
 
     def _combined(self, steps: int) -> dict[tuple[Any, ...], np.ndarray]:
         from modelworks.automl.forecasting.forecasters import nan_guard
@@ -90,7 +93,15 @@ class ForecastModel(BaseEstimator):
             raise InvalidInputError(
                 f"The input lacks the time column {self.time_column!r} the forecaster needs."
             )
-        times = pd.to_datetime(frame[self.time_column], format="mixed")
+        absent = [c for c in self.id_columns or [] if c not in frame.columns]
+        if absent:
+            raise InvalidInputError(
+                f"The input lacks the time series id column(s) {absent}; each row names its "
+                f"series by {self.id_columns} and its time by {self.time_column!r}."
+            )
+        # models saved before day-first reading have no such attribute
+        dayfirst = bool(getattr(self, "dayfirst", False))
+        times, _ = parse_times(frame[self.time_column], self.time_column, dayfirst=dayfirst)
         offset = pd.tseries.frequencies.to_offset(self.freq)
         keys = (
             [tuple(r) for r in frame[self.id_columns].itertuples(index=False, name=None)]
@@ -111,6 +122,11 @@ class ForecastModel(BaseEstimator):
                 raise InvalidInputError(
                     f"Time {time} is not after the end of the training data ({last[key]}); "
                     "the forecaster predicts future times only."
+                )
+            if grid[-1] != time:
+                raise InvalidInputError(
+                    f"Time {time} is not on the series' {self.freq!r} steps: the nearest are "
+                    f"{grid[-1]} and {grid[-1] + offset}. Ask for those times."
                 )
             steps_needed.append(step)
         combined = self._combined(max(steps_needed) if steps_needed else 1)
