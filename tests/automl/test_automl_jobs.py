@@ -89,6 +89,28 @@ def test_bad_data_fails_the_job_before_any_trial(
     assert len(jobs_ws.runs.children(final.id)) == 0
 
 
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::modelworks.specs.SpecWarning")
+@pytest.mark.parametrize(
+    ("dropped", "message"),
+    [
+        ("response", "test_data has no target column 'response'"),
+        ("age", "test_data lacks the column(s) ['age'] of the training data"),
+    ],
+)
+def test_test_data_that_cannot_be_scored_fails_the_job_before_any_trial(
+    jobs_ws: mw.Workspace, tmp_path: Path, bank_small, dropped: str, message: str
+) -> None:
+    (tmp_path / "train").mkdir()
+    bank_small.iloc[:300].to_csv(tmp_path / "train" / "part.csv", index=False)
+    spec = _write(tmp_path, bank_small.drop(columns=[dropped]), train="./train")
+    created = jobs_ws.jobs.create(spec, start_worker=False)
+    final = jobs_ws.jobs.wait(created.name, timeout=60)
+    assert final.status == mw.RunStatus.FAILED
+    assert message in (final.error or "")
+    assert len(jobs_ws.runs.children(final.id)) == 0
+
+
 def test_a_bad_spec_fails_at_submission(jobs_ws: mw.Workspace, tmp_path: Path) -> None:
     (tmp_path / "automl.yml").write_text(
         "type: automl\ntask: classification\ntarget_column_name: y\n"

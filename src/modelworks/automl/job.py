@@ -144,11 +144,13 @@ def run_automl_job(
     valid = table("validation_data", loaded.validation_data)
     test = table("test_data", loaded.test_data)
     target = loaded.target_column_name
+    if test is not None:
+        _check_test_columns(test, train, target, settings)
     register = model_name or loaded.model_name or f"{loaded.experiment_name}-model"
     test_metrics: dict[str, float] = {}
 
     def score_test(outcome: Any) -> None:
-        if test is None or target not in test.columns:
+        if test is None:
             return
         test_metrics.update(_test_metrics(loaded.task, outcome, test, target))
         finite = {f"test_{k}": v for k, v in test_metrics.items() if math.isfinite(v)}
@@ -196,6 +198,32 @@ def run_automl_job(
         test_metrics=test_metrics,
         outcome=outcome,
     )
+
+
+def _check_test_columns(test: Any, train: Any, target: str, settings: AutoMLSettings) -> None:
+    """test_data is scored by the best model after the search: refuse, before any trial, a
+    table that could not be, rather than spend the budget and fail at the end."""
+    from modelworks.errors import InvalidInputError
+
+    if target not in getattr(train, "columns", []):
+        return  # the training data's own check names that, with its columns
+    if target not in test.columns:
+        raise InvalidInputError(
+            f"test_data has no target column {target!r}, so the best model cannot be scored "
+            "on it. Add the column, or leave test_data out."
+        )
+    forecasting = settings.forecasting
+    if settings.task == "forecasting" and forecasting is not None:
+        time_column = [forecasting.time_column_name] if forecasting.time_column_name else []
+        needed = [*time_column, *forecasting.time_series_id_column_names]
+    else:
+        needed = [str(c) for c in getattr(train, "columns", []) if c != target]
+    missing = [c for c in needed if c not in test.columns]
+    if missing:
+        raise InvalidInputError(
+            f"test_data lacks the column(s) {missing} of the training data; the best model "
+            "needs them to be scored on it. Add them, or leave test_data out."
+        )
 
 
 def _test_metrics(task: str, outcome: Any, test: Any, target: str) -> dict[str, float]:
