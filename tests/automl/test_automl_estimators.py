@@ -138,3 +138,59 @@ def test_catboost_with_categorical_columns(bank_small) -> None:
     ).fit(train, "response")
     assert list(clf.leaderboard_["status"]) == ["completed"], clf.leaderboard_["error"].tolist()
     assert clf.predict_proba(test).shape == (100, 2)
+
+
+FIT_UNTIL_INTERRUPTED = """
+import sys
+from modelworks import Workspace
+from modelworks.automl import AutoMLClassifier
+from modelworks.datasets import load_bank_marketing
+
+bank = load_bank_marketing().sample(4000, random_state=0)
+AutoMLClassifier(
+    time_budget=120, verbose=0, workspace=Workspace(sys.argv[1]), experiment="interrupted"
+).fit(bank, "response")
+"""
+
+
+def _a_trial_completed(folder) -> bool:
+    from modelworks.errors import NotFoundError
+
+    try:
+        runs = Workspace(folder).runs.search("interrupted") if folder.exists() else []
+    except NotFoundError:  # the experiment is not created yet
+        return False
+    return any(r.kind == "trial" and r.status.value == "Completed" for r in runs)
+
+
+@pytest.mark.slow
+def test_ctrl_c_cancels_the_run_and_leaves_no_worker_behind(tmp_path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    folder = tmp_path / "ws"
+    fit = subprocess.Popen(
+        [sys.executable, "-c", FIT_UNTIL_INTERRUPTED, str(folder)], stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not _a_trial_completed(folder):
+            time.sleep(0.5)
+        workers = psutil.Process(fit.pid).children(recursive=True)
+        assert workers, "the search runs its trials in worker processes"
+        fit.send_signal(signal.SIGINT)
+        fit.wait(timeout=60)
+    finally:
+        fit.kill()
+    assert fit.returncode != 0
+    assert b"KeyboardInterrupt" in fit.stderr.read()
+    psutil.wait_procs(workers, timeout=10)
+    assert not [w for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
+    runs = Workspace(folder).runs.search("interrupted")
+    parent = next(r for r in runs if r.kind == "automl")
+    assert parent.status.value == "Canceled" and "KeyboardInterrupt" in (parent.error or "")
+    assert all(r.status.value in ("Completed", "Failed", "Canceled") for r in runs)

@@ -139,7 +139,11 @@ class RunRecorder:
         for run_id in self._children.values():
             self.ws.runs.end(run_id, "Canceled")
         self._children.clear()
-        if self.ends_parent:
+        if not self.ends_parent:
+            return
+        if isinstance(error, KeyboardInterrupt):  # Ctrl-C: as the fluent tracking API ends it
+            self.ws.runs.end(self.parent_id, "Canceled", error="Interrupted (KeyboardInterrupt).")
+        else:
             self.ws.runs.end(self.parent_id, "Failed", error=f"{type(error).__name__}: {error}")
 
     def finish(self, outcome: Any, *, register_model: str | None, input_example: Any) -> Any:
