@@ -54,6 +54,34 @@ def test_repeated_column_names_are_refused_by_name(tmp_path, cancer) -> None:
     _no_trials(ws)
 
 
+def test_infinite_regression_and_forecasting_targets(cancer, two_series) -> None:
+    X, _ = cancer
+    y = np.arange(len(X), dtype=float)
+    y[7] = np.inf
+    with pytest.raises(
+        InvalidInputError, match=r"infinite values in 1 row\(s\) \(the first at position 7\)"
+    ):
+        AutoMLRegressor(time_budget=5, verbose=0).fit(X, y)
+    sales = two_series["sales"].to_numpy(copy=True)
+    sales[3] = -np.inf
+    with pytest.raises(InvalidInputError, match="infinite values in 1 row"):
+        AutoMLForecaster(time_column="month", horizon=3, time_budget=5, verbose=0).fit(
+            two_series.assign(sales=sales), "sales"
+        )
+
+
+def test_a_continuous_target_given_to_a_classifier_says_to_regress(cancer) -> None:
+    X, _ = cancer
+    y = pd.Series(np.linspace(0.5, 9.5, len(X)), name="price")
+    with pytest.raises(InvalidInputError, match=r"'price' looks continuous.*task='regression'"):
+        AutoMLClassifier(time_budget=5, verbose=0).fit(X, y)
+    many = np.where(np.arange(len(X)) < 40, np.arange(len(X)).astype(str), "common")
+    with pytest.raises(
+        InvalidInputError, match=r"'0', '1', '10', '11', '12', \.\.\. \(40 in all\)"
+    ):
+        AutoMLClassifier(time_budget=5, verbose=0).fit(X, many)
+
+
 def test_non_numeric_regression_target(bank_small) -> None:
     with pytest.raises(InvalidInputError, match=r"must be numeric.*'(yes|no)'.*classification"):
         AutoMLRegressor(time_budget=5, verbose=0).fit(bank_small, "response")

@@ -281,8 +281,11 @@ def run_tabular(
         counts = np.bincount(y_enc)
         if counts.min() < 2:
             rare = [classes[i] for i in np.flatnonzero(counts < 2)] if classes else []
+            shown = ", ".join(repr(c) for c in rare[:5]) + (
+                f", ... ({len(rare)} in all)" if len(rare) > 5 else ""
+            )
             raise InvalidInputError(
-                f"The class(es) {rare} of {target_name!r} have a single row; every class needs "
+                f"The class(es) {shown} of {target_name!r} have a single row; every class needs "
                 "at least 2 rows to be cross-validated. Remove those rows or merge the classes."
             )
     folds = _folds(settings, y_enc, n_valid, settings.random_state)

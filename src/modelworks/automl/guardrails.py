@@ -81,6 +81,16 @@ def check_target(y: pd.Series, task: str, *, name: str) -> pd.Series:
                 f"{int(present.sum())} rows; classification needs at least two. Check the "
                 "target column or the data."
             )
+        values = y[present]
+        if pd.api.types.is_float_dtype(values) and len(counts) > max(20, 0.2 * len(values)):
+            numbers = values.to_numpy(dtype=float)
+            if not np.all(np.isfinite(numbers) & (numbers == np.round(numbers))):
+                raise InvalidInputError(
+                    f"The target column {name!r} looks continuous: {len(counts)} distinct "
+                    f"numbers in {len(values)} rows, such as {_sample(values.unique())}. "
+                    "Use task='regression' (AutoMLRegressor) to predict numbers; "
+                    "classification needs classes."
+                )
     else:
         values = y[present]
         if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
@@ -93,6 +103,13 @@ def check_target(y: pd.Series, task: str, *, name: str) -> pd.Series:
                     "categories, or convert the column to numbers."
                 )
             y = pd.to_numeric(y, errors="coerce")
+        infinite = np.isinf(y.to_numpy(dtype=float))
+        if infinite.any():
+            raise InvalidInputError(
+                f"The target column {name!r} has infinite values in {int(infinite.sum())} "
+                f"row(s) (the first at position {int(np.argmax(infinite))}). Drop those rows "
+                "or replace the values with numbers (or leave them empty to skip the rows)."
+            )
         if float(np.nanstd(y.to_numpy(dtype=float))) == 0.0:
             raise InvalidInputError(
                 f"The target column {name!r} is constant ({_plain(y[present].iloc[0])!r}); "

@@ -13,6 +13,7 @@ import dataclasses
 import warnings
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from modelworks.errors import InvalidInputError
@@ -167,6 +168,13 @@ def prepare_series(
         raise InvalidInputError(
             f"The target column {target_name!r} of a forecasting task must be numeric, but it "
             f"has values such as {bad.iloc[0]!r}. Convert it to numbers."
+        )
+    infinite = np.isinf(target.to_numpy(dtype=float))
+    if infinite.any():
+        raise InvalidInputError(
+            f"The target column {target_name!r} has infinite values in {int(infinite.sum())} "
+            f"row(s) (the first at position {int(np.argmax(infinite))}). Drop those rows or "
+            "replace the values with numbers."
         )
     times, dayfirst = parse_times(X[time_column].reset_index(drop=True), time_column)
     frame = pd.DataFrame({"__time": times, "__y": target.reset_index(drop=True)})
