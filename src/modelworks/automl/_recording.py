@@ -33,7 +33,8 @@ def model_requirements(model: Any) -> list[str]:
 
     needed = {"scikit-learn", "pandas", "numpy", "cloudpickle", "modelworks"}
     for member in getattr(model, "members", None) or []:
-        for pipeline in member.pipelines or []:
+        needed.update(getattr(member, "packages", ()))  # forecasters name theirs
+        for pipeline in getattr(member, "pipelines", None) or []:
             estimator = pipeline.steps[-1][1]
             for obj in (estimator, getattr(estimator, "model", None)):  # wrappers: CatBoost
                 if obj is not None:

@@ -224,6 +224,46 @@ def _check_test_columns(test: Any, train: Any, target: str, settings: AutoMLSett
             f"test_data lacks the column(s) {missing} of the training data; the best model "
             "needs them to be scored on it. Add them, or leave test_data out."
         )
+    if settings.task == "forecasting" and forecasting is not None and time_column:
+        _check_test_follows_training(test, train, time_column[0], forecasting)
+
+
+def _check_test_follows_training(test: Any, train: Any, time_column: str, forecasting: Any) -> None:
+    """A forecaster predicts after the end of its training data only: each test series must
+    start after its training series ends."""
+    from modelworks.automl.forecasting._data import parse_times
+    from modelworks.errors import InvalidInputError
+
+    if time_column not in train.columns:
+        return  # the training data's own check names that
+    ids = list(forecasting.time_series_id_column_names)
+    train_times, dayfirst = parse_times(train[time_column].reset_index(drop=True), time_column)
+    test_times, _ = parse_times(
+        test[time_column].reset_index(drop=True), time_column, dayfirst=dayfirst
+    )
+
+    def per_series(frame: Any, times: Any, how: str) -> dict[tuple[Any, ...], Any]:
+        if not ids:
+            return {(): getattr(times, how)()}
+        keyed = frame[ids].reset_index(drop=True).assign(__time=times.to_numpy())
+        found = getattr(keyed.groupby(ids)["__time"], how)()
+        return {k if isinstance(k, tuple) else (k,): v for k, v in found.items()}
+
+    ends = per_series(train, train_times, "max")
+    for key, start in per_series(test, test_times, "min").items():
+        named = dict(zip(ids, key, strict=True))
+        if key not in ends:
+            raise InvalidInputError(
+                f"test_data has a series the training data does not ({named}); a forecaster "
+                "predicts only the series it was trained on. Remove it from test_data."
+            )
+        if start <= ends[key]:
+            series = f" for {named}" if ids else ""
+            raise InvalidInputError(
+                f"test_data{series} starts at {start}, but the training data runs to "
+                f"{ends[key]}; a forecaster is scored on the times after its training data. "
+                "Give test_data the rows that follow the training data."
+            )
 
 
 def _test_metrics(task: str, outcome: Any, test: Any, target: str) -> dict[str, float]:

@@ -30,6 +30,9 @@ Series = dict[tuple[Any, ...], pd.Series]
 class Forecaster:
     """Base: ``fit(series, freq, season)`` then ``predict(horizon)``."""
 
+    packages: tuple[str, ...] = ()
+    """Distributions a fitted one needs to load and predict (beyond NumPy, pandas, sklearn)."""
+
     def __init__(self, params: dict[str, Any], season: int) -> None:
         self.params = dict(params)
         self.season = season
@@ -76,6 +79,8 @@ def _statsmodels() -> Any:
 class ETS(Forecaster):
     """Holt-Winters exponential smoothing per series (statsmodels)."""
 
+    packages = ("statsmodels",)
+
     def _fit(self, series: Series) -> None:
         tsa = _statsmodels()
         self.models_: dict[tuple[Any, ...], Any] = {}
@@ -111,6 +116,8 @@ class ETS(Forecaster):
 
 class Arima(Forecaster):
     """(Seasonal) ARIMA per series (statsmodels SARIMAX)."""
+
+    packages = ("statsmodels",)
 
     def _fit(self, series: Series) -> None:
         tsa = _statsmodels()
@@ -242,6 +249,8 @@ class LagRegression(Forecaster):
 
 class GradientBoosting(LagRegression):
     """LightGBM on lags, a rolling mean, calendar parts and the series id (categorical)."""
+
+    packages = ("lightgbm",)
 
     def _design(self, rows: np.ndarray, times: pd.DatetimeIndex) -> np.ndarray:
         return np.column_stack([rows, _calendar(times)])
