@@ -141,7 +141,12 @@ def test_catboost_with_categorical_columns(bank_small) -> None:
 
 
 FIT_UNTIL_INTERRUPTED = """
+import signal
 import sys
+
+# Ctrl-C raises KeyboardInterrupt, as in a terminal, even where this test runs with SIGINT
+# ignored (a background job or nohup passes SIG_IGN on, and Python then keeps it)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from modelworks import Workspace
 from modelworks.automl import AutoMLClassifier
 from modelworks.datasets import load_bank_marketing
