@@ -52,8 +52,9 @@ def test_forecast_model_rejects_past_times(two_series) -> None:
     assert len(fc.predict(pd.DataFrame({"month": ["2021-02-01"]}))) == 1
 
 
-def test_forecast_model_names_what_is_wrong_with_the_rows_it_is_asked(two_series) -> None:
-    fc = AutoMLForecaster(
+def _two_stores_forecaster(data: pd.DataFrame) -> AutoMLForecaster:
+    """A quick forecaster of the two stores' monthly sales, 3 months ahead."""
+    return AutoMLForecaster(
         time_column="month",
         horizon=3,
         time_series_id_columns=["store"],
@@ -61,7 +62,11 @@ def test_forecast_model_names_what_is_wrong_with_the_rows_it_is_asked(two_series
         max_trials=2,
         n_jobs=1,
         verbose=0,
-    ).fit(two_series, "sales")  # the last month is 2020-12-01
+    ).fit(data, "sales")
+
+
+def test_forecast_model_names_what_is_wrong_with_the_rows_it_is_asked(two_series) -> None:
+    fc = _two_stores_forecaster(two_series)  # the last month is 2020-12-01
     with pytest.raises(
         InvalidInputError, match=r"lacks the time series id column\(s\) \['store'\]"
     ):
@@ -102,15 +107,7 @@ def test_time_strings_are_read_the_way_that_reads_them_all_regularly(
 
 def test_day_first_dates_mean_the_same_day_in_training_and_prediction(two_series) -> None:
     data = two_series.assign(month=two_series["month"].dt.strftime("%d/%m/%Y"))
-    fc = AutoMLForecaster(
-        time_column="month",
-        horizon=3,
-        time_series_id_columns=["store"],
-        time_budget=20,
-        max_trials=2,
-        n_jobs=1,
-        verbose=0,
-    ).fit(data, "sales")
+    fc = _two_stores_forecaster(data)
     forecast = fc.forecast()
     store_a = forecast[forecast["store"] == "a"]
     assert list(store_a["month"]) == list(pd.date_range("2021-01-01", periods=3, freq="MS"))

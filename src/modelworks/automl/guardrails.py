@@ -55,6 +55,17 @@ def _sample(values: Any, limit: int = 3) -> str:
     return ", ".join(repr(_plain(v)) for v in list(values)[:limit])
 
 
+def refuse_infinite_target(y: pd.Series, name: str) -> None:
+    """A numeric target with inf in it cannot be learned or scored: say where, before any trial."""
+    infinite = np.isinf(y.to_numpy(dtype=float))
+    if infinite.any():
+        raise InvalidInputError(
+            f"The target column {name!r} has infinite values in {int(infinite.sum())} "
+            f"row(s) (the first at position {int(np.argmax(infinite))}). Drop those rows "
+            "or replace the values with numbers (or leave them empty to skip the rows)."
+        )
+
+
 def check_target(y: pd.Series, task: str, *, name: str) -> pd.Series:
     """Validate the target for ``task``; return it with missing-target rows flagged as NaN.
 
@@ -103,13 +114,7 @@ def check_target(y: pd.Series, task: str, *, name: str) -> pd.Series:
                     "categories, or convert the column to numbers."
                 )
             y = pd.to_numeric(y, errors="coerce")
-        infinite = np.isinf(y.to_numpy(dtype=float))
-        if infinite.any():
-            raise InvalidInputError(
-                f"The target column {name!r} has infinite values in {int(infinite.sum())} "
-                f"row(s) (the first at position {int(np.argmax(infinite))}). Drop those rows "
-                "or replace the values with numbers (or leave them empty to skip the rows)."
-            )
+        refuse_infinite_target(y, name)
         if float(np.nanstd(y.to_numpy(dtype=float))) == 0.0:
             raise InvalidInputError(
                 f"The target column {name!r} is constant ({_plain(y[present].iloc[0])!r}); "

@@ -212,10 +212,10 @@ def _check_test_columns(test: Any, train: Any, target: str, settings: AutoMLSett
             f"test_data has no target column {target!r}, so the best model cannot be scored "
             "on it. Add the column, or leave test_data out."
         )
-    forecasting = settings.forecasting
-    if settings.task == "forecasting" and forecasting is not None:
-        time_column = [forecasting.time_column_name] if forecasting.time_column_name else []
-        needed = [*time_column, *forecasting.time_series_id_column_names]
+    forecasting = settings.forecasting if settings.task == "forecasting" else None
+    time_column = forecasting.time_column_name if forecasting is not None else None
+    if forecasting is not None:
+        needed = [*([time_column] if time_column else []), *forecasting.time_series_id_column_names]
     else:
         needed = [str(c) for c in getattr(train, "columns", []) if c != target]
     missing = [c for c in needed if c not in test.columns]
@@ -224,8 +224,8 @@ def _check_test_columns(test: Any, train: Any, target: str, settings: AutoMLSett
             f"test_data lacks the column(s) {missing} of the training data; the best model "
             "needs them to be scored on it. Add them, or leave test_data out."
         )
-    if settings.task == "forecasting" and forecasting is not None and time_column:
-        _check_test_follows_training(test, train, time_column[0], forecasting)
+    if forecasting is not None and time_column:
+        _check_test_follows_training(test, train, time_column, forecasting)
 
 
 def _check_test_follows_training(test: Any, train: Any, time_column: str, forecasting: Any) -> None:

@@ -13,9 +13,9 @@ import dataclasses
 import warnings
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from modelworks.automl.guardrails import refuse_infinite_target
 from modelworks.errors import InvalidInputError
 
 __all__ = ["SeriesSet", "parse_times", "prepare_series", "season_length"]
@@ -106,6 +106,7 @@ def parse_times(
     """
     if pd.api.types.is_datetime64_any_dtype(values):
         return values, False
+    parsed = None
     if dayfirst is None:
         text = values.dropna().astype(str)
         dayfirst = False
@@ -118,7 +119,9 @@ def parse_times(
                 and _regular(day_first)
                 and not _regular(month_first)
             )
-    parsed = _to_datetime(values, dayfirst)
+            parsed = day_first if dayfirst else month_first
+    if parsed is None:
+        parsed = _to_datetime(values, dayfirst)
     bad = values[parsed.isna() & values.notna()]
     if len(bad) or parsed.isna().all():
         example = repr(bad.iloc[0]) if len(bad) else "(all missing)"
@@ -169,13 +172,7 @@ def prepare_series(
             f"The target column {target_name!r} of a forecasting task must be numeric, but it "
             f"has values such as {bad.iloc[0]!r}. Convert it to numbers."
         )
-    infinite = np.isinf(target.to_numpy(dtype=float))
-    if infinite.any():
-        raise InvalidInputError(
-            f"The target column {target_name!r} has infinite values in {int(infinite.sum())} "
-            f"row(s) (the first at position {int(np.argmax(infinite))}). Drop those rows or "
-            "replace the values with numbers."
-        )
+    refuse_infinite_target(target, target_name)
     times, dayfirst = parse_times(X[time_column].reset_index(drop=True), time_column)
     frame = pd.DataFrame({"__time": times, "__y": target.reset_index(drop=True)})
     for column in id_columns:
